@@ -1,0 +1,2 @@
+//! Echo server.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Attribute macros for RUSM. Use them through the `rusm` facade.

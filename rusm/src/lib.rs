@@ -1,0 +1,2 @@
+//! RUSM facade.
+pub use rusm_otp::*;

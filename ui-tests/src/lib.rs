@@ -1,0 +1,1 @@
+//! trybuild cases for the RUSM macros live in tests/.
