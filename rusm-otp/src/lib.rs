@@ -1,1 +1,64 @@
-pub fn x(){}
+//! RUSM's core: Erlang/OTP processes and supervisors on tokio.
+//!
+//! - A **process** ([`Runtime::spawn`]) is a tokio task with a [`Pid`], a typed mailbox
+//!   ([`Addr`]), a system mailbox for exit signals and `Down` messages, links, monitors and
+//!   `trap_exit`; its body gets a [`Ctx`]. A panic ends only that process, with reason
+//!   [`ExitReason::Panic`].
+//! - A **supervisor** ([`Runtime::start_supervisor`]) restarts children by OTP's strategies,
+//!   restart types, intensity and shutdown specs; [`Runtime::tree`] shows the whole tree.
+//!
+//! ```
+//! use rusm_otp::{Runtime, Msg, ExitReason};
+//!
+//! let rt = Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let worker = rt.spawn(|mut ctx| async move {
+//!         match ctx.recv().await {
+//!             Msg::User("crash") => panic!("asked to crash"),
+//!             _ => {}
+//!         }
+//!     });
+//!     worker.send("crash").unwrap();
+//!     assert_eq!(worker.wait().await, ExitReason::Panic("asked to crash".into()));
+//! });
+//! ```
+//!
+//! # Tracing events
+//!
+//! | event | level | fields |
+//! |---|---|---|
+//! | `process spawned` | debug | `pid`, `name` |
+//! | `process exited` (normal, shutdown) | debug | `pid`, `reason` |
+//! | `process exited abnormally` | warn | `pid`, `reason` |
+//! | `child started` | debug | `supervisor`, `child`, `pid` |
+//! | `child terminated` (abnormal) | error | `supervisor`, `child`, `pid`, `reason` |
+//! | `restarting child` | info | `supervisor`, `child`, `strategy`, `delay_ms` |
+//! | `child restart failed; retrying` | error | `supervisor`, `child`, `error` |
+//! | `restart intensity exceeded; shutting down` | error | `supervisor`, `child`, `intensity`, `period_secs` |
+//! | `child shutdown error` | error | `supervisor`, `pid`, `reason` |
+//! | `supervisor start failed` | error | `supervisor`, `error` |
+
+mod call;
+mod error;
+mod exit;
+mod inspect;
+mod link;
+mod monitor;
+pub mod process;
+mod registry;
+mod runtime;
+pub mod supervisor;
+
+pub use call::{ReplyTo, TimerRef, DEFAULT_CALL_TIMEOUT};
+pub use error::{CallError, LinkError, RegisterError, SendError, StartError, SupervisorError};
+pub use exit::{ExitError, ExitReason, IntoExitReason};
+pub use inspect::{Node, NodeKind, NodeStatus, TreeSnapshot};
+pub use link::ExitSignal;
+pub use monitor::{Down, MonitorRef};
+pub use process::{current_pid, Addr, Ctx, Msg, Pid, ProcessHandle};
+pub use runtime::Runtime;
+pub use supervisor::{
+    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,
+    DynamicSupervisorSpec, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
+    SupervisorSpec,
+};

@@ -1,0 +1,132 @@
+//! Request/reply ([`Addr::call`]) and timers ([`Addr::send_after`]).
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::error::CallError;
+use crate::process::{current_pid, Addr};
+
+/// `gen_server:call/2`'s default timeout: 5 seconds.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the callee sends its reply to a [`call`](Addr::call).
+///
+/// Dropping it without replying makes the call fail with [`CallError::NoReply`] (or
+/// [`CallError::Exited`] when the callee is exiting), never hang.
+pub struct ReplyTo<R> {
+    tx: oneshot::Sender<R>,
+}
+
+impl<R> fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReplyTo")
+    }
+}
+
+impl<R> ReplyTo<R> {
+    /// Sends the reply. Returns `false` if the caller stopped waiting.
+    pub fn reply(self, value: R) -> bool {
+        self.tx.send(value).is_ok()
+    }
+}
+
+impl<M> Addr<M> {
+    /// Sends a request built by `make` and waits up to 5 s ([`DEFAULT_CALL_TIMEOUT`]) for the reply.
+    ///
+    /// # Errors
+    ///
+    /// See [`call_timeout`](Self::call_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use rusm_otp::{Runtime, Msg, ReplyTo};
+    /// # let rt = Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let doubler = rt.spawn(|mut ctx| async move {
+    ///     while let Msg::User((n, reply)) = ctx.recv().await {
+    ///         let reply: ReplyTo<u32> = reply;
+    ///         reply.reply(n * 2);
+    ///     }
+    /// });
+    /// assert_eq!(doubler.call(|reply| (21, reply)).await, Ok(42));
+    /// # });
+    /// ```
+    pub async fn call<R>(&self, make: impl FnOnce(ReplyTo<R>) -> M) -> Result<R, CallError> {
+        self.call_timeout(make, DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// Sends a request and waits up to `timeout` for the reply.
+    ///
+    /// The request carries a one-shot reply channel owned by the callee's mailbox: when the
+    /// callee dies, its mailbox is dropped and the waiting call ends with the callee's exit
+    /// reason at once (what a monitor gives `gen_server:call`), leaving nothing behind.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Timeout`], [`CallError::NoProc`], [`CallError::Exited`],
+    /// [`CallError::NoReply`], or [`CallError::CallingSelf`] when a process calls itself.
+    pub async fn call_timeout<R>(
+        &self,
+        make: impl FnOnce(ReplyTo<R>) -> M,
+        timeout: Duration,
+    ) -> Result<R, CallError> {
+        let pid = self.pid();
+        if current_pid() == pid {
+            return Err(CallError::CallingSelf(pid));
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.send(make(ReplyTo { tx })).is_err() {
+            return Err(CallError::NoProc(pid));
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(_)) => match self.exit_reason() {
+                Some(reason) => Err(CallError::Exited(pid, reason)),
+                None => Err(CallError::NoReply(pid)),
+            },
+            Err(_) => Err(CallError::Timeout),
+        }
+    }
+}
+
+/// A timer started by [`Addr::send_after`]; cancel it with [`cancel`](Self::cancel).
+#[derive(Debug)]
+pub struct TimerRef {
+    task: tokio::task::AbortHandle,
+    fired: Arc<AtomicBool>,
+}
+
+impl TimerRef {
+    /// Cancels the timer (`erlang:cancel_timer/1`). Returns `true` if the message had not been
+    /// sent yet and now never will be.
+    pub fn cancel(&self) -> bool {
+        self.task.abort();
+        // `fired` is set before the send; once we abort, the send either happened or never will.
+        !self.fired.swap(true, Ordering::AcqRel)
+    }
+}
+
+impl<M: Send + 'static> Addr<M> {
+    /// Sends `msg` to this process after `delay` (`erlang:send_after/3`). A message for a
+    /// process that is dead by then is dropped.
+    pub fn send_after(&self, msg: M, delay: Duration) -> TimerRef {
+        let fired = Arc::new(AtomicBool::new(false));
+        let flag = fired.clone();
+        let tx = self.tx.clone();
+        let task = self.handle.rt.handle.spawn(async move {
+            tokio::time::sleep(delay).await;
+            if !flag.swap(true, Ordering::AcqRel) {
+                let _ = tx.send(msg);
+            }
+        });
+        TimerRef {
+            task: task.abort_handle(),
+            fired,
+        }
+    }
+}

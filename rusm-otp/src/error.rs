@@ -1,0 +1,215 @@
+//! Error types, one per operation family.
+
+use std::fmt;
+
+use crate::exit::ExitReason;
+use crate::process::Pid;
+
+/// A message could not be delivered because the process has exited; the message is returned.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub struct SendError<M>(pub M);
+
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+impl<M> fmt::Display for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("send to a process that has exited")
+    }
+}
+
+impl<M> std::error::Error for SendError<M> {}
+
+/// Linking failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkError {
+    /// The process is not alive (Erlang's `noproc`).
+    NoProc(Pid),
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::NoProc(pid) => write!(f, "cannot link to {pid}: no such process"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+/// Registering a name failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisterError {
+    /// Another live process has the name.
+    Taken {
+        /// The name.
+        name: String,
+        /// Its owner.
+        pid: Pid,
+    },
+    /// The process already has a (different) name; unregister it first.
+    AlreadyNamed {
+        /// The process.
+        pid: Pid,
+        /// The name it has.
+        name: String,
+    },
+    /// The process is dead.
+    NoProc(Pid),
+}
+
+impl fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegisterError::Taken { name, pid } => {
+                write!(f, "name `{name}` is already registered to {pid}")
+            }
+            RegisterError::AlreadyNamed { pid, name } => {
+                write!(f, "{pid} is already registered as `{name}`; unregister it first")
+            }
+            RegisterError::NoProc(pid) => write!(f, "cannot register {pid}: no such process"),
+        }
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+/// A [`call`](crate::Addr::call) did not get its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// No reply within the timeout; the callee is left running (`gen_server:call` timeout).
+    Timeout,
+    /// The callee was not alive when the request was sent.
+    NoProc(Pid),
+    /// The callee exited before replying; its reason.
+    Exited(Pid, ExitReason),
+    /// The callee dropped the reply handle without replying and lives on.
+    NoReply(Pid),
+    /// A process called itself, which could only time out (`calling_self`).
+    CallingSelf(Pid),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Timeout => f.write_str("call timed out"),
+            CallError::NoProc(pid) => write!(f, "call to {pid}: no such process"),
+            CallError::Exited(pid, r) => write!(f, "{pid} exited before replying: {r}"),
+            CallError::NoReply(pid) => write!(f, "{pid} dropped the request without replying"),
+            CallError::CallingSelf(pid) => write!(f, "{pid} called itself"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Starting a child or a supervisor failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartError {
+    /// The start function failed with this reason.
+    Failed(ExitReason),
+    /// A supervisor could not start one of its children; the children started before it were
+    /// stopped again (`{shutdown, {failed_to_start_child, Id, Reason}}`).
+    FailedToStartChild {
+        /// The child's id.
+        id: String,
+        /// Why its start failed.
+        reason: Box<StartError>,
+    },
+    /// The child's name is registered to another process.
+    Register(RegisterError),
+    /// The supervisor or child spec is invalid; the text says what to change.
+    InvalidSpec(String),
+    /// The supervisor exited before it finished starting.
+    Exited(ExitReason),
+}
+
+impl StartError {
+    /// A start failure with an error value as its reason.
+    pub fn failed<E>(error: E) -> Self
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        StartError::Failed(ExitReason::error(error))
+    }
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Failed(r) => write!(f, "start failed: {r}"),
+            StartError::FailedToStartChild { id, reason } => {
+                write!(f, "failed to start child `{id}`: {reason}")
+            }
+            StartError::Register(e) => e.fmt(f),
+            StartError::InvalidSpec(s) => write!(f, "invalid spec: {s}"),
+            StartError::Exited(r) => write!(f, "exited while starting: {r}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::FailedToStartChild { reason, .. } => Some(&**reason),
+            StartError::Register(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A supervisor request failed (the `{error, _}` returns of OTP's child-management API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupervisorError {
+    /// A running child already has this id (`{already_started, Pid}`).
+    AlreadyStarted(Pid),
+    /// A stopped child already has this id (`already_present`).
+    AlreadyPresent,
+    /// No child has this id or pid (`not_found`).
+    NotFound,
+    /// The child is running; terminate it first (`running`).
+    Running,
+    /// The child is being restarted (`restarting`).
+    Restarting,
+    /// The operation needs a child id, but this is a dynamic supervisor, whose children are
+    /// addressed by pid (`simple_one_for_one`).
+    Dynamic,
+    /// The child's start failed; its spec was not kept.
+    Start(StartError),
+    /// The dynamic supervisor has `max_children` children already.
+    MaxChildren,
+    /// The supervisor is not alive (`noproc`).
+    NoProc(Pid),
+}
+
+impl fmt::Display for SupervisorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SupervisorError::AlreadyStarted(pid) => write!(f, "child already started as {pid}"),
+            SupervisorError::AlreadyPresent => {
+                f.write_str("a stopped child has this id; restart or delete it")
+            }
+            SupervisorError::NotFound => f.write_str("no such child"),
+            SupervisorError::Running => f.write_str("child is running; terminate it first"),
+            SupervisorError::Restarting => f.write_str("child is being restarted"),
+            SupervisorError::Dynamic => {
+                f.write_str("dynamic supervisor children are addressed by pid, not id")
+            }
+            SupervisorError::Start(e) => e.fmt(f),
+            SupervisorError::MaxChildren => f.write_str("supervisor has max_children children"),
+            SupervisorError::NoProc(pid) => write!(f, "supervisor {pid} is not alive"),
+        }
+    }
+}
+
+impl std::error::Error for SupervisorError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SupervisorError::Start(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! Supervision-tree inspection: [`Runtime::tree`] returns a [`TreeSnapshot`] of every
+//! supervisor started on the runtime and its descendants.
+//!
+//! Taking a snapshot never sends a message to a supervisor and never holds more than one
+//! supervisor's table lock at a time (each only long enough to copy its rows), so inspecting
+//! a tree under load neither stalls it nor waits for a busy supervisor.
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::process::Pid;
+use crate::runtime::Runtime;
+use crate::supervisor::{ChildState, ChildTable, ChildType, Restart, SupervisorShared};
+
+/// Whether a node is a supervisor or a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A supervisor.
+    Supervisor,
+    /// A worker.
+    Worker,
+}
+
+/// A node's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Running.
+    Alive,
+    /// Being restarted by its supervisor.
+    Restarting,
+    /// Not running; its spec is kept.
+    Stopped,
+}
+
+/// One node of the tree.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The child id, or the supervisor's registered name for a root.
+    pub id: String,
+    /// Its pid while running.
+    pub pid: Option<Pid>,
+    /// Supervisor or worker.
+    pub kind: NodeKind,
+    /// For supervisors: `one_for_one`, `one_for_all`, `rest_for_one` or `dynamic`.
+    pub strategy: Option<&'static str>,
+    /// For supervisors: the restart intensity.
+    pub intensity: Option<u32>,
+    /// For supervisors: the restart period.
+    pub period: Option<Duration>,
+    /// The restart type (none for a root).
+    pub restart: Option<Restart>,
+    /// How many times its supervisor restarted it.
+    pub restarts: u64,
+    /// Its state.
+    pub status: NodeStatus,
+    /// Time since its current incarnation started.
+    pub uptime: Option<Duration>,
+    /// Extra detail, such as a connection's peer address.
+    pub detail: Option<String>,
+    /// Children, in start order (pid order for dynamic supervisors).
+    pub children: Vec<Node>,
+}
+
+/// A snapshot of the supervision tree. Prints as an indented tree; [`to_json`](Self::to_json)
+/// gives JSON for tools.
+#[derive(Debug, Clone)]
+pub struct TreeSnapshot {
+    /// The root supervisors, in start order.
+    pub roots: Vec<Node>,
+}
+
+impl Runtime {
+    /// A snapshot of the whole supervision tree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use rusm_otp::{Runtime, SupervisorSpec, Strategy, ChildSpec, Ctx};
+    /// # let rt = Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let sup = rt.start_supervisor(SupervisorSpec::new(Strategy::OneForAll).name("app")
+    ///     .child(ChildSpec::worker("db", |mut ctx: Ctx| async move { ctx.recv().await; })))
+    ///     .await.unwrap();
+    /// let tree = rt.tree();
+    /// assert_eq!(tree.roots[0].children[0].id, "db");
+    /// assert!(tree.to_string().contains("└── db"));
+    /// assert!(tree.to_json().contains("\"strategy\":\"one_for_all\""));
+    /// # sup.stop().await;
+    /// # });
+    /// ```
+    pub fn tree(&self) -> TreeSnapshot {
+        let roots = self
+            .inner
+            .roots()
+            .into_iter()
+            .filter(|s| {
+                self.inner
+                    .lookup(s.pid)
+                    .is_some()
+            })
+            .map(|s| {
+                let uptime = Some(s.started.elapsed());
+                let id = s.name.as_deref().unwrap_or("supervisor").to_string();
+                supervisor_node(&s, id, None, 0, uptime)
+            })
+            .collect();
+        TreeSnapshot { roots }
+    }
+}
+
+fn supervisor_node(
+    s: &Arc<SupervisorShared>,
+    id: String,
+    restart: Option<Restart>,
+    restarts: u64,
+    uptime: Option<Duration>,
+) -> Node {
+    // Copy the rows under the lock, recurse after releasing it.
+    let rows: Vec<(Node, Option<Arc<SupervisorShared>>)> = {
+        let table = s.lock();
+        let mut rows: Vec<_> = match &*table {
+            ChildTable::Static(v) => v.iter().map(row).collect(),
+            ChildTable::Dynamic(m) => m.values().map(row).collect(),
+        };
+        if matches!(&*table, ChildTable::Dynamic(_)) {
+            rows.sort_by_key(|(n, _)| n.pid);
+        }
+        rows
+    };
+    let children = rows
+        .into_iter()
+        .map(|(node, sup)| match sup {
+            Some(sup) => supervisor_node(&sup, node.id, node.restart, node.restarts, node.uptime),
+            None => node,
+        })
+        .collect();
+    Node {
+        id,
+        pid: Some(s.pid),
+        kind: NodeKind::Supervisor,
+        strategy: Some(s.strategy),
+        intensity: Some(s.intensity),
+        period: Some(s.period),
+        restart,
+        restarts,
+        status: NodeStatus::Alive,
+        uptime,
+        detail: None,
+        children,
+    }
+}
+
+fn row(c: &crate::supervisor::Child) -> (Node, Option<Arc<SupervisorShared>>) {
+    let (status, pid, uptime, sup) = match &c.state {
+        ChildState::Running { cell, since, sup } => (
+            NodeStatus::Alive,
+            Some(cell.pid),
+            Some(since.elapsed()),
+            sup.clone(),
+        ),
+        ChildState::Restarting => (NodeStatus::Restarting, None, None, None),
+        ChildState::Stopped => (NodeStatus::Stopped, None, None, None),
+    };
+    let id = if c.id.is_empty() {
+        pid.map(|p| p.to_string()).unwrap_or_default()
+    } else {
+        c.id.to_string()
+    };
+    let node = Node {
+        id,
+        pid,
+        kind: match c.child_type {
+            ChildType::Worker => NodeKind::Worker,
+            ChildType::Supervisor => NodeKind::Supervisor,
+        },
+        strategy: None,
+        intensity: None,
+        period: None,
+        restart: Some(c.restart),
+        restarts: c.restarts,
+        status,
+        uptime,
+        detail: c.detail.as_deref().map(str::to_string),
+        children: Vec::new(),
+    };
+    (node, sup)
+}
+
+fn restart_str(r: Restart) -> &'static str {
+    match r {
+        Restart::Permanent => "permanent",
+        Restart::Transient => "transient",
+        Restart::Temporary => "temporary",
+    }
+}
+
+fn status_str(s: NodeStatus) -> &'static str {
+    match s {
+        NodeStatus::Alive => "alive",
+        NodeStatus::Restarting => "restarting",
+        NodeStatus::Stopped => "stopped",
+    }
+}
+
+impl Node {
+    /// How many nodes this subtree holds, itself included.
+    pub fn len(&self) -> usize {
+        1 + self.children.iter().map(Node::len).sum::<usize>()
+    }
+
+    /// Always false: a node counts itself.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The first node in this subtree, depth first, whose id is `id`.
+    pub fn find(&self, id: &str) -> Option<&Node> {
+        if self.id == id {
+            return Some(self);
+        }
+        self.children.iter().find_map(|c| c.find(id))
+    }
+
+    fn line(&self, out: &mut String) {
+        let _ = write!(out, "{}", self.id);
+        if let Some(pid) = self.pid {
+            let _ = write!(out, " {pid}");
+        }
+        match self.kind {
+            NodeKind::Supervisor => {
+                let _ = write!(
+                    out,
+                    " supervisor {} {}/{}s",
+                    self.strategy.unwrap_or("?"),
+                    self.intensity.unwrap_or(0),
+                    self.period.map(|p| p.as_secs()).unwrap_or(0)
+                );
+            }
+            NodeKind::Worker => out.push_str(" worker"),
+        }
+        if let Some(r) = self.restart {
+            let _ = write!(out, " {}", restart_str(r));
+        }
+        if self.status != NodeStatus::Alive {
+            let _ = write!(out, " {}", status_str(self.status));
+        }
+        if self.restarts > 0 {
+            let _ = write!(out, " restarts={}", self.restarts);
+        }
+        if let Some(u) = self.uptime {
+            let _ = write!(out, " up {:.1}s", u.as_secs_f64());
+        }
+        if let Some(d) = &self.detail {
+            let _ = write!(out, " {d}");
+        }
+    }
+
+    fn draw(&self, prefix: &str, out: &mut String) {
+        let n = self.children.len();
+        for (i, c) in self.children.iter().enumerate() {
+            let last = i + 1 == n;
+            out.push_str(prefix);
+            out.push_str(if last { "└── " } else { "├── " });
+            c.line(out);
+            out.push('\n');
+            let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
+            c.draw(&deeper, out);
+        }
+    }
+
+    fn json(&self, out: &mut String) {
+        out.push('{');
+        out.push_str("\"id\":");
+        json_str(&self.id, out);
+        out.push_str(",\"pid\":");
+        match self.pid {
+            Some(p) => json_str(&p.to_string(), out),
+            None => out.push_str("null"),
+        }
+        let _ = write!(
+            out,
+            ",\"kind\":\"{}\"",
+            match self.kind {
+                NodeKind::Supervisor => "supervisor",
+                NodeKind::Worker => "worker",
+            }
+        );
+        if let Some(s) = self.strategy {
+            let _ = write!(out, ",\"strategy\":\"{s}\"");
+        }
+        if let Some(i) = self.intensity {
+            let _ = write!(out, ",\"intensity\":{i}");
+        }
+        if let Some(p) = self.period {
+            let _ = write!(out, ",\"period_secs\":{}", p.as_secs());
+        }
+        if let Some(r) = self.restart {
+            let _ = write!(out, ",\"restart\":\"{}\"", restart_str(r));
+        }
+        let _ = write!(
+            out,
+            ",\"restarts\":{},\"status\":\"{}\"",
+            self.restarts,
+            status_str(self.status)
+        );
+        match self.uptime {
+            Some(u) => {
+                let _ = write!(out, ",\"uptime_ms\":{}", u.as_millis());
+            }
+            None => out.push_str(",\"uptime_ms\":null"),
+        }
+        if let Some(d) = &self.detail {
+            out.push_str(",\"detail\":");
+            json_str(d, out);
+        }
+        out.push_str(",\"children\":[");
+        for (i, c) in self.children.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            c.json(out);
+        }
+        out.push_str("]}");
+    }
+}
+
+fn json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl TreeSnapshot {
+    /// The tree as JSON: `{"roots":[{"id":…,"pid":"<0.1.0>","kind":"supervisor",…,"children":[…]}]}`.
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("{\"roots\":[");
+        for (i, r) in self.roots.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            r.json(&mut out);
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// The first node, depth first, whose id is `id`.
+    pub fn find(&self, id: &str) -> Option<&Node> {
+        self.roots.iter().find_map(|r| r.find(id))
+    }
+}
+
+impl fmt::Display for TreeSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        for r in &self.roots {
+            r.line(&mut out);
+            out.push('\n');
+            r.draw("", &mut out);
+        }
+        f.write_str(&out)
+    }
+}

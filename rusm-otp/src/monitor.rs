@@ -1,0 +1,99 @@
+//! Monitors: one-way watches that deliver exactly one [`Down`] message.
+//!
+//! As `erlang:monitor(process, Pid)` (<https://www.erlang.org/doc/apps/erts/erlang#monitor/2>):
+//! the watcher receives one [`Msg::Down`](crate::Msg::Down) with the exit reason, or with
+//! [`ExitReason::NoProc`] at once when the target was already dead. A monitor never kills the
+//! watcher. [`Ctx::demonitor`] removes it and flushes a `Down` already queued for it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::exit::ExitReason;
+use crate::process::cell::{Cell, Signal};
+use crate::process::{Ctx, Pid, ProcessHandle};
+
+static NEXT_REF: AtomicU64 = AtomicU64::new(1);
+
+/// Identifies one monitor (Erlang's monitor reference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MonitorRef {
+    id: u64,
+    target: Pid,
+}
+
+impl MonitorRef {
+    pub(crate) fn new(target: Pid) -> Self {
+        MonitorRef {
+            id: NEXT_REF.fetch_add(1, Ordering::Relaxed),
+            target,
+        }
+    }
+
+    /// The monitored process.
+    pub fn target(&self) -> Pid {
+        self.target
+    }
+}
+
+/// A monitored process exited (`{'DOWN', Ref, process, Pid, Reason}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Down {
+    /// The monitor that fired.
+    pub monitor: MonitorRef,
+    /// The process that exited.
+    pub pid: Pid,
+    /// Its exit reason, or `NoProc` if it was already dead when monitored.
+    pub reason: ExitReason,
+}
+
+/// Adds a monitor of `target` by `watcher`; a dead target gives an immediate `NoProc` Down.
+pub(crate) fn add_monitor(watcher: &Arc<Cell>, target: Option<&Arc<Cell>>, pid: Pid) -> MonitorRef {
+    let mref = MonitorRef::new(pid);
+    watcher.lock().monitoring.push(mref);
+    if let Some(target) = target {
+        let mut st = target.lock();
+        if st.exit.is_none() {
+            st.monitored_by.push((mref, watcher.clone()));
+            return mref;
+        }
+    }
+    watcher.deliver_down(Down {
+        monitor: mref,
+        pid,
+        reason: ExitReason::NoProc,
+    });
+    mref
+}
+
+impl<M> Ctx<M> {
+    /// Monitors a process. Exactly one [`Down`] will arrive for the returned reference, unless
+    /// it is removed with [`demonitor`](Self::demonitor).
+    pub fn monitor(&self, target: &ProcessHandle) -> MonitorRef {
+        add_monitor(&self.addr.handle.cell, Some(&target.cell), target.pid())
+    }
+
+    /// Monitors a process by pid; `NoProc` at once if no such process is alive.
+    pub fn monitor_pid(&self, pid: Pid) -> MonitorRef {
+        let target = self.addr.handle.rt.lookup(pid);
+        add_monitor(&self.addr.handle.cell, target.as_ref(), pid)
+    }
+
+    /// Removes a monitor and flushes its `Down` if one is already queued
+    /// (`demonitor(Ref, [flush])`). Returns whether the monitor was still active.
+    pub fn demonitor(&self, mref: MonitorRef) -> bool {
+        let mut removed = false;
+        if let Some(target) = self.addr.handle.rt.lookup(mref.target) {
+            let mut st = target.lock();
+            let before = st.monitored_by.len();
+            st.monitored_by.retain(|(r, _)| *r != mref);
+            removed = st.monitored_by.len() != before;
+        }
+        let me = &self.addr.handle.cell;
+        let mut st = me.lock();
+        st.monitoring.retain(|r| *r != mref);
+        st.signals
+            .retain(|s| !matches!(s, Signal::Down(d) if d.monitor == mref));
+        me.refresh_flag(&st);
+        removed
+    }
+}

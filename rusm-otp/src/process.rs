@@ -1,0 +1,453 @@
+//! Processes: spawn, [`Pid`], [`ProcessHandle`] and the typed [`Addr`].
+//!
+//! A process is a tokio task with a pid, a typed mailbox, a system mailbox for exit signals and
+//! `Down` messages, links and monitors. Its body is an `async` closure that receives a
+//! [`Ctx`]. When the body returns, panics, or is stopped by an exit signal, the process is
+//! dead: its body (and with it its mailbox and everything it owned) is dropped first, then its
+//! registered name is released, then its links and monitors are signalled.
+//!
+//! # Pre-emption
+//!
+//! A process is stopped by `kill` or an exit signal **at its next await point**. Unlike the
+//! BEAM, tokio cannot pre-empt a task: a process that loops without awaiting (or blocks its
+//! thread) cannot be stopped until it yields, and it holds a worker thread meanwhile. Run
+//! blocking work in `tokio::task::spawn_blocking`.
+
+pub(crate) mod cell;
+mod mailbox;
+
+use std::cell::Cell as StdCell;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::Poll;
+
+use tokio::sync::mpsc;
+
+use crate::error::{RegisterError, SendError};
+use crate::exit::{ExitReason, IntoExitReason};
+use crate::monitor::MonitorRef;
+use crate::runtime::{Inner, Runtime};
+use cell::{Cell, State};
+
+pub use mailbox::{Ctx, Msg};
+
+/// A process identifier, unique for the life of its runtime.
+///
+/// Prints as Erlang does, `<0.42.0>`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pid(pub(crate) u64);
+
+impl Pid {
+    /// The pseudo-pid of code that runs outside any process (a test, `main`).
+    pub const EXTERNAL: Pid = Pid(0);
+
+    /// The number inside the pid.
+    pub fn id(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<0.{}.0>", self.0)
+    }
+}
+
+impl fmt::Debug for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+thread_local! {
+    static CURRENT: StdCell<Pid> = const { StdCell::new(Pid::EXTERNAL) };
+}
+
+/// The pid of the process whose code is running on this thread, or [`Pid::EXTERNAL`].
+pub fn current_pid() -> Pid {
+    CURRENT.with(StdCell::get)
+}
+
+/// A handle to a process of any message type: await its exit, kill it, ask if it is alive.
+///
+/// Awaiting a handle (or [`wait`](Self::wait)) returns the [`ExitReason`]; it can be awaited
+/// by any number of holders, before or after the exit.
+#[derive(Clone)]
+pub struct ProcessHandle {
+    pub(crate) cell: Arc<Cell>,
+    pub(crate) rt: Arc<Inner>,
+}
+
+impl fmt::Debug for ProcessHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessHandle")
+            .field("pid", &self.cell.pid)
+            .finish()
+    }
+}
+
+impl ProcessHandle {
+    pub(crate) fn from_cell(cell: Arc<Cell>, rt: Arc<Inner>) -> Self {
+        ProcessHandle { cell, rt }
+    }
+
+    /// The process's pid.
+    pub fn pid(&self) -> Pid {
+        self.cell.pid
+    }
+
+    /// Whether the process has not exited yet.
+    pub fn is_alive(&self) -> bool {
+        self.cell.is_alive()
+    }
+
+    /// The exit reason, once the process is dead.
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        self.cell.exit_reason()
+    }
+
+    /// Kills the process with the untrappable `kill` signal, as `exit(Pid, kill)`.
+    ///
+    /// The process stops at its next await point with reason [`ExitReason::Killed`]; a process
+    /// that never yields cannot be stopped (see the [module docs](crate::process)).
+    pub fn kill(&self) {
+        self.cell.exit_signal(current_pid(), &ExitReason::Killed, true, false);
+    }
+
+    /// Sends an exit signal, as `erlang:exit(Pid, Reason)`: a process that traps exits receives
+    /// it as [`Msg::Exit`]; otherwise `Normal` is ignored and any other reason stops it.
+    pub fn exit(&self, reason: ExitReason) {
+        self.cell.exit_signal(current_pid(), &reason, false, false);
+    }
+
+    /// Waits for the process to exit and returns its reason.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting.
+    pub async fn wait(&self) -> ExitReason {
+        self.cell.wait_finished().await
+    }
+
+    /// The runtime the process runs on.
+    pub fn runtime(&self) -> Runtime {
+        Runtime {
+            inner: self.rt.clone(),
+        }
+    }
+}
+
+impl IntoFuture for ProcessHandle {
+    type Output = ExitReason;
+    type IntoFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.wait().await })
+    }
+}
+
+/// The address of a process whose mailbox takes messages of type `M`.
+///
+/// Dereferences to its [`ProcessHandle`] (pid, kill, wait, …).
+pub struct Addr<M> {
+    pub(crate) handle: ProcessHandle,
+    pub(crate) tx: mpsc::UnboundedSender<M>,
+}
+
+impl<M> Clone for Addr<M> {
+    fn clone(&self) -> Self {
+        Addr {
+            handle: self.handle.clone(),
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<M> fmt::Debug for Addr<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Addr")
+            .field("pid", &self.handle.pid())
+            .finish()
+    }
+}
+
+impl<M> std::ops::Deref for Addr<M> {
+    type Target = ProcessHandle;
+    fn deref(&self) -> &ProcessHandle {
+        &self.handle
+    }
+}
+
+impl<M: Send + 'static> IntoFuture for Addr<M> {
+    type Output = ExitReason;
+    type IntoFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.handle.into_future()
+    }
+}
+
+impl<M> Addr<M> {
+    /// Sends a message to the process's mailbox. Mailboxes are unbounded, as Erlang's are.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`], holding the message, when the process has exited.
+    pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
+        self.tx.send(msg).map_err(|e| SendError(e.0))
+    }
+
+    /// The untyped handle.
+    pub fn handle(&self) -> &ProcessHandle {
+        &self.handle
+    }
+}
+
+/// How to spawn: link to the spawner, monitor it, register a name, trap exits from the start.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SpawnOpts {
+    pub(crate) link: Option<Arc<Cell>>,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) trap_exit: bool,
+    pub(crate) monitored_by: Option<Arc<Cell>>,
+}
+
+pub(crate) fn spawn_with<M, F, Fut>(
+    rt: &Arc<Inner>,
+    opts: SpawnOpts,
+    f: F,
+) -> Result<Addr<M>, RegisterError>
+where
+    M: Send + 'static,
+    F: FnOnce(Ctx<M>) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    spawn_inner(rt, opts, f).map(|(addr, _)| addr)
+}
+
+fn spawn_inner<M, F, Fut>(
+    rt: &Arc<Inner>,
+    opts: SpawnOpts,
+    f: F,
+) -> Result<(Addr<M>, Option<MonitorRef>), RegisterError>
+where
+    M: Send + 'static,
+    F: FnOnce(Ctx<M>) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    let pid = rt.next_pid();
+    let mut state = State {
+        trap_exit: opts.trap_exit,
+        ..State::default()
+    };
+    if let Some(parent) = &opts.link {
+        state.links.push(parent.clone());
+    }
+    let mref = opts.monitored_by.as_ref().map(|watcher| {
+        let mref = MonitorRef::new(pid);
+        watcher.lock().monitoring.push(mref);
+        state.monitored_by.push((mref, watcher.clone()));
+        mref
+    });
+    let cell = Arc::new(Cell::new(pid, state));
+    if let Some(name) = &opts.name {
+        rt.registry.register_cell(name.clone(), &cell)?;
+        cell.lock().name = Some(name.clone());
+    }
+    if let Some(parent) = &opts.link {
+        let mut p = parent.lock();
+        match &p.exit {
+            // The parent is already dead: the link delivers its exit signal at once.
+            Some(reason) => {
+                let reason = reason.clone();
+                drop(p);
+                cell.exit_signal(parent.pid, &reason, false, true);
+            }
+            None => p.links.push(cell.clone()),
+        }
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = ProcessHandle::from_cell(cell.clone(), rt.clone());
+    let addr = Addr { handle, tx };
+    let ctx = Ctx::new(addr.clone(), rx);
+    rt.insert(cell.clone());
+    tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
+    let task_rt = rt.clone();
+    rt.handle.spawn(run(task_rt, cell, f(ctx)));
+    Ok((addr, mref))
+}
+
+/// The process task: polls the body, stops it on an exit signal, contains its panic, then
+/// signals links and monitors.
+async fn run<Fut>(rt: Arc<Inner>, cell: Arc<Cell>, body: Fut)
+where
+    Fut: Future,
+    Fut::Output: IntoExitReason,
+{
+    let pid = cell.pid;
+    let reason = {
+        let mut body = pin!(Some(body));
+        let reason = std::future::poll_fn(|cx| {
+            cell.waker.register(cx.waker());
+            if cell.has_signal() {
+                if let Some(r) = cell.take_pending_exit() {
+                    return Poll::Ready(r);
+                }
+            }
+            let prev = CURRENT.with(|c| c.replace(pid));
+            let polled = catch_unwind(AssertUnwindSafe(|| match body.as_mut().as_pin_mut() {
+                Some(fut) => fut.poll(cx),
+                None => Poll::Pending,
+            }));
+            CURRENT.with(|c| c.set(prev));
+            match polled {
+                Ok(Poll::Ready(out)) => Poll::Ready(out.into_exit_reason()),
+                Ok(Poll::Pending) => Poll::Pending,
+                Err(payload) => Poll::Ready(ExitReason::from_panic(payload)),
+            }
+        })
+        .await;
+        // Record the reason before dropping the body, so that a caller whose reply channel is
+        // dropped with the mailbox finds the reason already there.
+        cell.lock().exit = Some(reason.clone());
+        let prev = CURRENT.with(|c| c.replace(pid));
+        let dropped = catch_unwind(AssertUnwindSafe(|| body.set(None)));
+        CURRENT.with(|c| c.set(prev));
+        if let Err(payload) = dropped {
+            tracing::error!(pid = %pid, reason = %ExitReason::from_panic(payload), "panic while dropping process state");
+        }
+        reason
+    };
+    finish(&rt, &cell, reason);
+}
+
+fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
+    let pid = cell.pid;
+    let (links, monitors, name) = {
+        let mut st = cell.lock();
+        st.signals.clear();
+        st.pending_exit = None;
+        (
+            std::mem::take(&mut st.links),
+            std::mem::take(&mut st.monitored_by),
+            st.name.take(),
+        )
+    };
+    if let Some(name) = name {
+        rt.registry.release(&name, pid);
+    }
+    rt.remove(pid);
+    match &reason {
+        r if r.is_normal() => tracing::debug!(pid = %pid, reason = %r, "process exited"),
+        r => tracing::warn!(pid = %pid, reason = %r, "process exited abnormally"),
+    }
+    for linked in links {
+        linked.exit_signal(pid, &reason, false, true);
+    }
+    for (mref, watcher) in monitors {
+        watcher.deliver_down(crate::monitor::Down {
+            monitor: mref,
+            pid,
+            reason: reason.clone(),
+        });
+    }
+    cell.lock().done = true;
+    cell.exited.notify_waiters();
+}
+
+impl Runtime {
+    /// Spawns a process with no link and no monitor; its mailbox takes messages of type `M`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use rusm_otp::{Runtime, ExitReason};
+    /// # let rt = Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let p = rt.spawn(|_ctx: rusm_otp::Ctx| async { Err::<(), _>("bad input") });
+    /// assert_eq!(p.wait().await, ExitReason::error("bad input"));
+    /// # });
+    /// ```
+    pub fn spawn<M, F, Fut>(&self, f: F) -> Addr<M>
+    where
+        M: Send + 'static,
+        F: FnOnce(Ctx<M>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        spawn_with(&self.inner, SpawnOpts::default(), f).expect("no name, cannot fail")
+    }
+
+    /// Spawns a process registered under `name` before its first instruction runs.
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError::Taken`] when the name is in use; nothing is spawned then.
+    pub fn spawn_named<M, F, Fut>(
+        &self,
+        name: impl Into<Arc<str>>,
+        f: F,
+    ) -> Result<Addr<M>, RegisterError>
+    where
+        M: Send + 'static,
+        F: FnOnce(Ctx<M>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let opts = SpawnOpts {
+            name: Some(name.into()),
+            ..SpawnOpts::default()
+        };
+        spawn_with(&self.inner, opts, f)
+    }
+}
+
+impl<M> Ctx<M> {
+    /// Spawns a process linked to this one, as `spawn_link/1`: the link exists before the new
+    /// process runs.
+    pub fn spawn_link<N, F, Fut>(&self, f: F) -> Addr<N>
+    where
+        N: Send + 'static,
+        F: FnOnce(Ctx<N>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let opts = SpawnOpts {
+            link: Some(self.addr.handle.cell.clone()),
+            ..SpawnOpts::default()
+        };
+        spawn_with(&self.addr.handle.rt, opts, f).expect("no name, cannot fail")
+    }
+
+    /// Spawns a process with no link to this one.
+    pub fn spawn<N, F, Fut>(&self, f: F) -> Addr<N>
+    where
+        N: Send + 'static,
+        F: FnOnce(Ctx<N>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        spawn_with(&self.addr.handle.rt, SpawnOpts::default(), f).expect("no name, cannot fail")
+    }
+
+    /// Spawns a process and monitors it, as `spawn_monitor/1`.
+    pub fn spawn_monitor<N, F, Fut>(&self, f: F) -> (Addr<N>, MonitorRef)
+    where
+        N: Send + 'static,
+        F: FnOnce(Ctx<N>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let opts = SpawnOpts {
+            monitored_by: Some(self.addr.handle.cell.clone()),
+            ..SpawnOpts::default()
+        };
+        let (addr, mref) = spawn_inner(&self.addr.handle.rt, opts, f).expect("no name, cannot fail");
+        (addr, mref.expect("monitor requested"))
+    }
+}

@@ -1,0 +1,208 @@
+// The shared, type-erased part of a process: what other processes need to signal it.
+//
+// Invariants:
+// - `State::exit` is set exactly once, under the lock, and links/monitors are taken out in that
+//   same critical section: a link or monitor added after it sees the process dead (noproc).
+// - `flag` is true whenever `pending_exit` is set or `signals` is non-empty; it is written only
+//   under the lock, read without it as a fast path.
+// - A signal that must reach the process (exit, trapped EXIT, DOWN) wakes `waker`, which the
+//   process task re-registers at the start of every poll.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use atomic_waker::AtomicWaker;
+use tokio::sync::Notify;
+
+use crate::exit::ExitReason;
+use crate::link::ExitSignal;
+use crate::monitor::{Down, MonitorRef};
+use crate::process::Pid;
+
+/// A message on the system path: never queued behind user messages.
+#[derive(Debug)]
+pub(crate) enum Signal {
+    Exit(ExitSignal),
+    Down(Down),
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) exit: Option<ExitReason>,
+    pub(crate) pending_exit: Option<ExitReason>,
+    pub(crate) trap_exit: bool,
+    pub(crate) links: Vec<Arc<Cell>>,
+    pub(crate) monitored_by: Vec<(MonitorRef, Arc<Cell>)>,
+    /// Monitors this process holds on others; a `Down` for any other ref is dropped, which is
+    /// what makes `demonitor` with flush exact even when the target dies concurrently.
+    pub(crate) monitoring: Vec<MonitorRef>,
+    pub(crate) signals: VecDeque<Signal>,
+    pub(crate) name: Option<Arc<str>>,
+    /// Set when the exit is complete: body dropped, name released, links and monitors signalled.
+    pub(crate) done: bool,
+}
+
+pub(crate) struct Cell {
+    pub(crate) pid: Pid,
+    state: Mutex<State>,
+    flag: AtomicBool,
+    pub(crate) waker: AtomicWaker,
+    pub(crate) exited: Notify,
+}
+
+impl std::fmt::Debug for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cell").field("pid", &self.pid).finish()
+    }
+}
+
+impl Cell {
+    pub(crate) fn new(pid: Pid, state: State) -> Cell {
+        Cell {
+            pid,
+            state: Mutex::new(state),
+            flag: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+            exited: Notify::new(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic never happens while this lock is held (no user code runs under it), so a
+        // poisoned lock still holds consistent data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn has_signal(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    fn raise(&self, state: &State) {
+        let _ = state;
+        self.flag.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    pub(crate) fn refresh_flag(&self, state: &State) {
+        if state.pending_exit.is_none() && state.signals.is_empty() {
+            self.flag.store(false, Ordering::Release);
+        }
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.lock().exit.is_none()
+    }
+
+    pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
+        self.lock().exit.clone()
+    }
+
+    /// Waits until the exit is complete and returns its reason.
+    pub(crate) async fn wait_finished(&self) -> ExitReason {
+        loop {
+            let notified = self.exited.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.lock();
+                if st.done {
+                    return st.exit.clone().unwrap_or(ExitReason::NoProc);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes the pending exit, if an exit signal asked this process to stop.
+    pub(crate) fn take_pending_exit(&self) -> Option<ExitReason> {
+        let mut st = self.lock();
+        let r = st.pending_exit.take();
+        self.refresh_flag(&st);
+        r
+    }
+
+    pub(crate) fn pop_signal(&self) -> Option<Signal> {
+        if !self.has_signal() {
+            return None;
+        }
+        let mut st = self.lock();
+        let s = st.signals.pop_front();
+        self.refresh_flag(&st);
+        s
+    }
+
+    /// Queues a system message (trapped EXIT or DOWN) unless the process is dead.
+    pub(crate) fn push_signal(&self, signal: Signal) {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return;
+        }
+        st.signals.push_back(signal);
+        self.raise(&st);
+    }
+
+    /// Delivers a `Down` for a monitor this process still holds.
+    pub(crate) fn deliver_down(&self, down: Down) {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return;
+        }
+        let Some(i) = st.monitoring.iter().position(|r| *r == down.monitor) else {
+            return;
+        };
+        st.monitoring.swap_remove(i);
+        st.signals.push_back(Signal::Down(down));
+        self.raise(&st);
+    }
+
+    /// Delivers an exit signal, as `erlang:exit/2` does.
+    ///
+    /// `kill` is the untrappable `kill` signal. Otherwise a trapping process gets an
+    /// [`ExitSignal`] message; a non-trapping one ignores `Normal` and exits with any other reason.
+    /// `unlink_from` removes the sender from this process's links (the signal came over a link).
+    pub(crate) fn exit_signal(
+        &self,
+        from: Pid,
+        reason: &ExitReason,
+        kill: bool,
+        unlink_from: bool,
+    ) {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return;
+        }
+        if unlink_from {
+            st.links.retain(|c| c.pid != from);
+        }
+        if kill {
+            st.pending_exit = Some(ExitReason::Killed);
+            self.raise(&st);
+        } else if st.trap_exit {
+            st.signals.push_back(Signal::Exit(ExitSignal {
+                from,
+                reason: reason.clone(),
+            }));
+            self.raise(&st);
+        } else if *reason != ExitReason::Normal && st.pending_exit.is_none() {
+            st.pending_exit = Some(reason.clone());
+            self.raise(&st);
+        }
+    }
+}
+
+/// Locks two cells in pid order, so that two processes linking each other cannot deadlock.
+pub(crate) fn lock_pair<'a>(
+    a: &'a Cell,
+    b: &'a Cell,
+) -> (MutexGuard<'a, State>, MutexGuard<'a, State>) {
+    if a.pid < b.pid {
+        let ga = a.lock();
+        let gb = b.lock();
+        (ga, gb)
+    } else {
+        let gb = b.lock();
+        let ga = a.lock();
+        (ga, gb)
+    }
+}

@@ -1,0 +1,155 @@
+//! The process context [`Ctx`] and receiving: the user mailbox and the system path.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::error::RegisterError;
+use crate::link::ExitSignal;
+use crate::monitor::Down;
+use crate::process::cell::Signal;
+use crate::process::{Addr, Pid, ProcessHandle};
+use crate::runtime::Runtime;
+
+/// What [`Ctx::recv`] returns: a user message or a system message.
+///
+/// System messages (`Exit`, `Down`) travel on their own queue and are returned before any
+/// user message, so they are never stuck behind a flooded mailbox.
+#[derive(Debug)]
+pub enum Msg<M> {
+    /// A message sent with [`Addr::send`].
+    User(M),
+    /// An exit signal from a linked process (or [`ProcessHandle::exit`]), received because this
+    /// process traps exits.
+    Exit(ExitSignal),
+    /// A monitored process exited.
+    Down(Down),
+}
+
+impl<M> Msg<M> {
+    /// The user message, if this is one.
+    pub fn user(self) -> Option<M> {
+        match self {
+            Msg::User(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// The context a process body receives: its own address, its mailbox and its runtime.
+///
+/// `M` is the type of the user messages the process accepts (`()` when it takes none, as a
+/// connection handler that only talks to its socket).
+pub struct Ctx<M = ()> {
+    pub(crate) addr: Addr<M>,
+    rx: mpsc::UnboundedReceiver<M>,
+}
+
+impl<M> fmt::Debug for Ctx<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx").field("pid", &self.pid()).finish()
+    }
+}
+
+impl<M> Ctx<M> {
+    pub(crate) fn new(addr: Addr<M>, rx: mpsc::UnboundedReceiver<M>) -> Self {
+        Ctx { addr, rx }
+    }
+
+    /// This process's pid.
+    pub fn pid(&self) -> Pid {
+        self.addr.handle.cell.pid
+    }
+
+    /// This process's own address (Erlang's `self()`).
+    pub fn myself(&self) -> Addr<M> {
+        self.addr.clone()
+    }
+
+    /// This process's handle.
+    pub fn handle(&self) -> &ProcessHandle {
+        &self.addr.handle
+    }
+
+    /// The runtime this process runs on.
+    pub fn runtime(&self) -> Runtime {
+        Runtime {
+            inner: self.addr.handle.rt.clone(),
+        }
+    }
+
+    /// Receives the next message, waiting as long as it takes. System messages come first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a message is removed from a queue only when it is returned.
+    pub async fn recv(&mut self) -> Msg<M> {
+        let cell = self.addr.handle.cell.clone();
+        poll_fn(|cx| {
+            if let Some(sig) = cell.pop_signal() {
+                return Poll::Ready(match sig {
+                    Signal::Exit(e) => Msg::Exit(e),
+                    Signal::Down(d) => Msg::Down(d),
+                });
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(m)) => Poll::Ready(Msg::User(m)),
+                // The context holds a sender, so the channel never closes while we run.
+                Poll::Ready(None) | Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Receives the next message, or `None` when `timeout` passes first (`receive … after`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`recv`](Self::recv).
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Msg<M>> {
+        tokio::time::timeout(timeout, self.recv()).await.ok()
+    }
+
+    /// Receives the next user message, leaving system messages queued for a later `recv`.
+    pub async fn recv_user(&mut self) -> M {
+        loop {
+            if let Some(m) = self.rx.recv().await {
+                return m;
+            }
+        }
+    }
+
+    /// Sets whether exit signals are turned into [`Msg::Exit`] messages
+    /// (`process_flag(trap_exit, Flag)`); returns the previous value.
+    ///
+    /// The `kill` signal ([`ProcessHandle::kill`]) cannot be trapped.
+    pub fn trap_exit(&self, trap: bool) -> bool {
+        let mut st = self.addr.handle.cell.lock();
+        std::mem::replace(&mut st.trap_exit, trap)
+    }
+
+    /// Registers this process under `name` until it exits or [`unregister`](Self::unregister)s.
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError`] when the name is taken or this process already has a name.
+    pub fn register(&self, name: impl Into<Arc<str>>) -> Result<(), RegisterError>
+    where
+        M: Send + 'static,
+    {
+        let rt = &self.addr.handle.rt;
+        rt.registry.register_addr(name.into(), &self.addr)
+    }
+
+    /// Releases this process's registered name, if it has one.
+    pub fn unregister(&self) {
+        let name = self.addr.handle.cell.lock().name.take();
+        if let Some(name) = name {
+            self.addr.handle.rt.registry.release(&name, self.pid());
+        }
+    }
+}

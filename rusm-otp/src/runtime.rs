@@ -1,0 +1,204 @@
+//! The [`Runtime`]: a tokio runtime plus the table of the processes that run on it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use crate::process::cell::Cell;
+use crate::process::Pid;
+use crate::registry::Registry;
+use crate::supervisor::SupervisorShared;
+
+const SHARDS: usize = 64;
+
+/// A hasher for pids, which are already unique sequential integers.
+#[derive(Default)]
+pub(crate) struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type PidMap<V> = HashMap<u64, V, BuildHasherDefault<PidHasher>>;
+
+pub(crate) struct Inner {
+    pub(crate) handle: tokio::runtime::Handle,
+    next_pid: AtomicU64,
+    alive: AtomicUsize,
+    spawned: AtomicU64,
+    shards: Box<[Mutex<PidMap<Arc<Cell>>>]>,
+    pub(crate) registry: Registry,
+    roots: Mutex<Vec<Weak<SupervisorShared>>>,
+    owned: Mutex<Option<tokio::runtime::Runtime>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(rt) = self.owned.get_mut().ok().and_then(Option::take) {
+            // May run inside an async context (the last handle dropped by a task):
+            // shutdown_background is the one way to drop a runtime that is safe there.
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Inner {
+    fn shard(&self, pid: Pid) -> MutexGuard<'_, PidMap<Arc<Cell>>> {
+        self.shards[(pid.0 as usize) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn next_pid(&self) -> Pid {
+        Pid(self.next_pid.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn insert(&self, cell: Arc<Cell>) {
+        self.alive.fetch_add(1, Ordering::Relaxed);
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        self.shard(cell.pid).insert(cell.pid.0, cell);
+    }
+
+    pub(crate) fn remove(&self, pid: Pid) {
+        self.shard(pid).remove(&pid.0);
+        self.alive.fetch_sub(1, Ordering::Release);
+    }
+
+    pub(crate) fn lookup(&self, pid: Pid) -> Option<Arc<Cell>> {
+        self.shard(pid).get(&pid.0).cloned()
+    }
+
+    pub(crate) fn add_root(&self, sup: &Arc<SupervisorShared>) {
+        let mut roots = self.roots.lock().unwrap_or_else(|p| p.into_inner());
+        roots.retain(|w| w.strong_count() > 0);
+        roots.push(Arc::downgrade(sup));
+    }
+
+    pub(crate) fn roots(&self) -> Vec<Arc<SupervisorShared>> {
+        let roots = self.roots.lock().unwrap_or_else(|p| p.into_inner());
+        roots.iter().filter_map(Weak::upgrade).collect()
+    }
+}
+
+/// A RUSM runtime: runs processes on a multi-threaded tokio runtime and knows each of them.
+///
+/// Cloning a `Runtime` is cheap and gives another handle to the same runtime.
+///
+/// # Examples
+///
+/// ```
+/// use rusm_otp::{Runtime, Msg};
+///
+/// let rt = Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let echo = rt.spawn(|mut ctx| async move {
+///         if let Msg::User(n) = ctx.recv().await {
+///             assert_eq!(n, 42u32);
+///         }
+///     });
+///     echo.send(42).unwrap();
+///     assert!(echo.wait().await.is_normal());
+/// });
+/// assert_eq!(rt.alive_processes(), 0);
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("alive_processes", &self.alive_processes())
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// Starts a runtime that owns a new multi-threaded tokio runtime (one worker per core).
+    ///
+    /// # Errors
+    ///
+    /// The error of `tokio::runtime::Builder::build` when the OS refuses threads.
+    pub fn new() -> std::io::Result<Runtime> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let this = Runtime::with_handle(rt.handle().clone());
+        *this.inner.owned.lock().unwrap_or_else(|p| p.into_inner()) = Some(rt);
+        Ok(this)
+    }
+
+    /// Attaches a new RUSM runtime to an existing tokio runtime.
+    pub fn with_handle(handle: tokio::runtime::Handle) -> Runtime {
+        let shards = (0..SHARDS)
+            .map(|_| Mutex::new(PidMap::default()))
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        Runtime {
+            inner: Arc::new(Inner {
+                handle,
+                next_pid: AtomicU64::new(1),
+                alive: AtomicUsize::new(0),
+                spawned: AtomicU64::new(0),
+                shards,
+                registry: Registry::default(),
+                roots: Mutex::new(Vec::new()),
+                owned: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Attaches a new RUSM runtime to the tokio runtime this is called from.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime, as `tokio::runtime::Handle::current` does.
+    pub fn current() -> Runtime {
+        Runtime::with_handle(tokio::runtime::Handle::current())
+    }
+
+    /// Runs a future to completion on this runtime's tokio runtime, blocking the thread.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside an async context, as tokio's `block_on` does.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.inner.handle.block_on(future)
+    }
+
+    /// The tokio handle processes are spawned on.
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        &self.inner.handle
+    }
+
+    /// How many processes are alive now.
+    pub fn alive_processes(&self) -> usize {
+        self.inner.alive.load(Ordering::Acquire)
+    }
+
+    /// How many processes were spawned since the runtime started.
+    pub fn spawned_processes(&self) -> u64 {
+        self.inner.spawned.load(Ordering::Relaxed)
+    }
+
+    /// The handle of a live process, by pid.
+    pub fn process(&self, pid: Pid) -> Option<crate::ProcessHandle> {
+        self.inner
+            .lookup(pid)
+            .map(|cell| crate::ProcessHandle::from_cell(cell, self.inner.clone()))
+    }
+}

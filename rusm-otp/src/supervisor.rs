@@ -1,0 +1,968 @@
+//! Supervisors with OTP's semantics (<https://www.erlang.org/doc/apps/stdlib/supervisor>).
+//!
+//! A supervisor is a process that traps exits, starts its children in order, restarts them by
+//! its [`Strategy`] and each child's [`Restart`] type, and stops them in reverse order.
+//!
+//! - **Start.** Children start left to right; each start function returns before the next
+//!   begins. If one fails, the children already started are stopped in reverse order and the
+//!   start returns [`StartError::FailedToStartChild`].
+//! - **Restart intensity.** More than `intensity` restarts within `period` (default 1 in 5 s,
+//!   OTP's) and the supervisor stops all its children and exits with `Shutdown`, which its own
+//!   supervisor sees as a child exit (escalation). Each restart decision counts once: a group
+//!   restart is one; a restart whose start fails is retried and counts again.
+//! - **A child's normal exit never stops its supervisor**: a permanent child is restarted, a
+//!   transient or temporary one is left stopped. Only [`AutoShutdown`] with significant
+//!   children ends a supervisor because a child ended.
+//! - **Names.** A child with [`ChildSpec::name`] is registered at every start, after the old
+//!   incarnation has exited and released the name.
+//! - **Mailboxes.** A restarted child is a new process with a new pid and an empty mailbox, as
+//!   in OTP; messages queued to the old incarnation are dropped with it.
+//!
+//! # Examples
+//!
+//! ```
+//! use rusm_otp::{Runtime, SupervisorSpec, ChildSpec, Strategy, Ctx};
+//!
+//! let rt = Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let sup = rt
+//!         .start_supervisor(
+//!             SupervisorSpec::new(Strategy::OneForOne)
+//!                 .child(ChildSpec::worker("a", |mut ctx: Ctx<()>| async move {
+//!                     ctx.recv().await;
+//!                 }))
+//!                 .child(ChildSpec::worker("b", |mut ctx: Ctx<()>| async move {
+//!                     ctx.recv().await;
+//!                 })),
+//!         )
+//!         .await
+//!         .unwrap();
+//!     assert_eq!(sup.count_children().active, 2);
+//!     println!("{}", rt.tree());
+//!     sup.stop().await;
+//! });
+//! ```
+
+mod dynamic;
+mod spec;
+mod strategy;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::call::ReplyTo;
+use crate::error::{StartError, SupervisorError};
+use crate::exit::ExitReason;
+use crate::link::ExitSignal;
+use crate::process::cell::{lock_pair, Cell, Signal};
+use crate::process::{spawn_with, Addr, Ctx, Msg, Pid, ProcessHandle, SpawnOpts};
+use crate::runtime::{Inner, PidMap, Runtime};
+use strategy::RestartWindow;
+
+pub use dynamic::{DynamicSupervisorRef, DynamicSupervisorSpec};
+pub use spec::{
+    Backoff, ChildSpec, ChildType, Restart, Shutdown, Started, Starter, DEFAULT_WORKER_SHUTDOWN,
+};
+pub use strategy::{AutoShutdown, Strategy, DEFAULT_INTENSITY, DEFAULT_PERIOD};
+
+/// A supervisor's flags and its children, in start order.
+#[derive(Debug, Clone, Default)]
+pub struct SupervisorSpec {
+    pub(crate) strategy: Strategy,
+    pub(crate) intensity: u32,
+    pub(crate) period: Duration,
+    pub(crate) auto_shutdown: AutoShutdown,
+    pub(crate) children: Vec<ChildSpec>,
+    pub(crate) name: Option<Arc<str>>,
+}
+
+impl SupervisorSpec {
+    /// A spec with OTP's defaults: intensity 1, period 5 s, no auto-shutdown, no children.
+    pub fn new(strategy: Strategy) -> Self {
+        SupervisorSpec {
+            strategy,
+            intensity: DEFAULT_INTENSITY,
+            period: DEFAULT_PERIOD,
+            auto_shutdown: AutoShutdown::Never,
+            children: Vec::new(),
+            name: None,
+        }
+    }
+
+    /// At most `intensity` restarts within `period` (whole seconds, at least 1), or the
+    /// supervisor gives up.
+    pub fn intensity(mut self, intensity: u32, period: Duration) -> Self {
+        self.intensity = intensity;
+        self.period = period;
+        self
+    }
+
+    /// Sets [`AutoShutdown`].
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.auto_shutdown = auto_shutdown;
+        self
+    }
+
+    /// Appends a child; children start in the order they are added.
+    pub fn child(mut self, child: ChildSpec) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    /// Registers the supervisor itself under `name`.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    fn validate(&self) -> Result<(), StartError> {
+        if self.period.as_secs() == 0 {
+            return Err(StartError::InvalidSpec(
+                "supervisor period must be at least 1 second".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.children {
+            if !seen.insert(c.id.clone()) {
+                return Err(StartError::InvalidSpec(format!(
+                    "duplicate child id `{}`; give each child its own id",
+                    c.id
+                )));
+            }
+            validate_child(c, self.auto_shutdown)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn validate_child(c: &ChildSpec, auto: AutoShutdown) -> Result<(), StartError> {
+    if c.significant && c.restart == Restart::Permanent {
+        return Err(StartError::InvalidSpec(format!(
+            "child `{}` is significant and permanent; make it transient or temporary",
+            c.id
+        )));
+    }
+    if c.significant && auto == AutoShutdown::Never {
+        return Err(StartError::InvalidSpec(format!(
+            "child `{}` is significant but the supervisor's auto_shutdown is never",
+            c.id
+        )));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared state, read by inspection without messaging the supervisor.
+
+#[derive(Debug)]
+pub(crate) enum ChildState {
+    Running {
+        cell: Arc<Cell>,
+        since: Instant,
+        sup: Option<Arc<SupervisorShared>>,
+    },
+    Restarting,
+    Stopped,
+}
+
+#[derive(Debug)]
+pub(crate) struct Child {
+    pub(crate) id: Arc<str>,
+    /// `None` for temporary children of a dynamic supervisor: their start is never needed
+    /// again, so it is not retained (OTP-16804).
+    pub(crate) spec: Option<ChildSpec>,
+    pub(crate) restart: Restart,
+    pub(crate) child_type: ChildType,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) significant: bool,
+    pub(crate) state: ChildState,
+    pub(crate) restarts: u64,
+    pub(crate) backoff_attempt: u32,
+    pub(crate) last_started: Option<Instant>,
+    pub(crate) detail: Option<Arc<str>>,
+}
+
+impl Child {
+    pub(crate) fn new(spec: &ChildSpec, keep_spec: bool) -> Self {
+        Child {
+            id: spec.id.clone(),
+            spec: keep_spec.then(|| spec.clone()),
+            restart: spec.restart,
+            child_type: spec.child_type,
+            shutdown: spec.shutdown_spec(),
+            significant: spec.significant,
+            state: ChildState::Stopped,
+            restarts: 0,
+            backoff_attempt: 0,
+            last_started: None,
+            detail: None,
+        }
+    }
+
+    pub(crate) fn cell(&self) -> Option<&Arc<Cell>> {
+        match &self.state {
+            ChildState::Running { cell, .. } => Some(cell),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn pid(&self) -> Option<Pid> {
+        self.cell().map(|c| c.pid)
+    }
+
+    pub(crate) fn set_running(&mut self, started: Started) {
+        let now = Instant::now();
+        self.last_started = Some(now);
+        self.state = match started.cell {
+            Some(cell) => ChildState::Running {
+                cell,
+                since: now,
+                sup: started.sup,
+            },
+            None => ChildState::Stopped,
+        };
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum ChildTable {
+    Static(Vec<Child>),
+    Dynamic(PidMap<Child>),
+}
+
+/// What a supervisor shares with inspection: its flags and its child table.
+#[derive(Debug)]
+pub(crate) struct SupervisorShared {
+    pub(crate) pid: Pid,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) strategy: &'static str,
+    pub(crate) intensity: u32,
+    pub(crate) period: Duration,
+    pub(crate) started: Instant,
+    pub(crate) children: Mutex<ChildTable>,
+}
+
+impl SupervisorShared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ChildTable> {
+        self.children.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn with_static<R>(&self, f: impl FnOnce(&mut Vec<Child>) -> R) -> R {
+        match &mut *self.lock() {
+            ChildTable::Static(v) => f(v),
+            ChildTable::Dynamic(_) => unreachable!("static supervisor with a dynamic table"),
+        }
+    }
+}
+
+/// One row of [`SupervisorRef::which_children`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildInfo {
+    /// The child's id (its pid, printed, for dynamic children).
+    pub id: String,
+    /// Its pid while running.
+    pub pid: Option<Pid>,
+    /// Whether it is being restarted (OTP shows `restarting` instead of a pid).
+    pub restarting: bool,
+    /// Worker or supervisor.
+    pub child_type: ChildType,
+    /// Its restart type.
+    pub restart: Restart,
+    /// How many times it was restarted.
+    pub restarts: u64,
+}
+
+/// [`SupervisorRef::count_children`], as OTP's `count_children/1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChildCounts {
+    /// All child specs, running or not.
+    pub specs: usize,
+    /// Children whose process is alive.
+    pub active: usize,
+    /// Children of type supervisor.
+    pub supervisors: usize,
+    /// Children of type worker.
+    pub workers: usize,
+}
+
+pub(crate) fn child_info(c: &Child) -> ChildInfo {
+    ChildInfo {
+        id: c.id.to_string(),
+        pid: c.pid(),
+        restarting: matches!(c.state, ChildState::Restarting),
+        child_type: c.child_type,
+        restart: c.restart,
+        restarts: c.restarts,
+    }
+}
+
+pub(crate) fn count<'a>(children: impl Iterator<Item = &'a Child>) -> ChildCounts {
+    let mut n = ChildCounts::default();
+    for c in children {
+        n.specs += 1;
+        if c.cell().is_some_and(|cell| cell.is_alive()) {
+            n.active += 1;
+        }
+        match c.child_type {
+            ChildType::Worker => n.workers += 1,
+            ChildType::Supervisor => n.supervisors += 1,
+        }
+    }
+    n
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public handle.
+
+pub(crate) enum SupMsg {
+    StartChild(ChildSpec, ReplyTo<Result<Option<Pid>, SupervisorError>>),
+    TerminateChild(String, ReplyTo<Result<(), SupervisorError>>),
+    RestartChild(String, ReplyTo<Result<Option<Pid>, SupervisorError>>),
+    DeleteChild(String, ReplyTo<Result<(), SupervisorError>>),
+    TryAgain(Arc<str>),
+    DelayedRestart,
+    Stop,
+}
+
+/// A handle to a running supervisor: OTP's child-management API and introspection.
+///
+/// Dereferences to the supervisor's [`ProcessHandle`].
+#[derive(Clone)]
+pub struct SupervisorRef {
+    addr: Addr<SupMsg>,
+    pub(crate) shared: Arc<SupervisorShared>,
+}
+
+impl std::fmt::Debug for SupervisorRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorRef")
+            .field("pid", &self.addr.pid())
+            .finish()
+    }
+}
+
+impl std::ops::Deref for SupervisorRef {
+    type Target = ProcessHandle;
+    fn deref(&self) -> &ProcessHandle {
+        &self.addr.handle
+    }
+}
+
+impl From<SupervisorRef> for Started {
+    fn from(s: SupervisorRef) -> Self {
+        Started {
+            cell: Some(s.addr.handle.cell.clone()),
+            sup: Some(s.shared),
+        }
+    }
+}
+
+impl SupervisorRef {
+    async fn request<R>(
+        &self,
+        make: impl FnOnce(ReplyTo<Result<R, SupervisorError>>) -> SupMsg,
+    ) -> Result<R, SupervisorError> {
+        // Supervisor calls wait as long as it takes, as OTP's (`infinity`).
+        match self.addr.call_timeout(make, Duration::MAX).await {
+            Ok(r) => r,
+            Err(_) => Err(SupervisorError::NoProc(self.addr.pid())),
+        }
+    }
+
+    /// Adds and starts a child (`start_child/2`). `Ok(None)` when its start returned
+    /// [`Started::ignore`].
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::AlreadyStarted`] / [`AlreadyPresent`](SupervisorError::AlreadyPresent)
+    /// for a used id, [`SupervisorError::Start`] when the start fails (the spec is not kept).
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+        self.request(|r| SupMsg::StartChild(spec, r)).await
+    }
+
+    /// Stops a child by its shutdown spec and keeps its spec, unless it is temporary
+    /// (`terminate_child/2`). Terminating a stopped child is `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NotFound`] for an unknown id.
+    pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
+        self.request(|r| SupMsg::TerminateChild(id.to_string(), r))
+            .await
+    }
+
+    /// Starts a stopped child again (`restart_child/2`); does not count as a restart.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::Running`], [`Restarting`](SupervisorError::Restarting),
+    /// [`NotFound`](SupervisorError::NotFound), or [`Start`](SupervisorError::Start).
+    pub async fn restart_child(&self, id: &str) -> Result<Option<Pid>, SupervisorError> {
+        self.request(|r| SupMsg::RestartChild(id.to_string(), r))
+            .await
+    }
+
+    /// Removes a stopped child's spec (`delete_child/2`).
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::Running`], [`Restarting`](SupervisorError::Restarting) or
+    /// [`NotFound`](SupervisorError::NotFound).
+    pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
+        self.request(|r| SupMsg::DeleteChild(id.to_string(), r))
+            .await
+    }
+
+    /// The children in start order (`which_children/1`). Read from the supervisor's shared
+    /// table: it never waits for a busy supervisor.
+    pub fn which_children(&self) -> Vec<ChildInfo> {
+        match &*self.shared.lock() {
+            ChildTable::Static(v) => v.iter().map(child_info).collect(),
+            ChildTable::Dynamic(m) => m.values().map(child_info).collect(),
+        }
+    }
+
+    /// Counts of the children (`count_children/1`).
+    pub fn count_children(&self) -> ChildCounts {
+        match &*self.shared.lock() {
+            ChildTable::Static(v) => count(v.iter()),
+            ChildTable::Dynamic(m) => count(m.values()),
+        }
+    }
+
+    /// The pid of the running child with this id.
+    pub fn child_pid(&self, id: &str) -> Option<Pid> {
+        match &*self.shared.lock() {
+            ChildTable::Static(v) => v.iter().find(|c| &*c.id == id).and_then(Child::pid),
+            ChildTable::Dynamic(_) => None,
+        }
+    }
+
+    /// Stops the supervisor: its children in reverse start order, each by its shutdown spec;
+    /// then it exits with `Shutdown`. Returns its exit reason.
+    pub async fn stop(&self) -> ExitReason {
+        let _ = self.addr.send(SupMsg::Stop);
+        self.addr.wait().await
+    }
+}
+
+impl Runtime {
+    /// Starts a supervisor that has no parent: a root of the supervision tree.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::FailedToStartChild`] when a child fails to start (those already started
+    /// are stopped again), [`StartError::InvalidSpec`] for an invalid spec.
+    pub async fn start_supervisor(&self, spec: SupervisorSpec) -> Result<SupervisorRef, StartError> {
+        start_supervisor(&self.inner, None, spec).await
+    }
+}
+
+impl ChildSpec {
+    /// A child that is itself a supervisor (shutdown `infinity`, as OTP's default for
+    /// supervisors).
+    pub fn supervisor(id: impl Into<Arc<str>>, spec: SupervisorSpec) -> Self {
+        ChildSpec::from_start(id, ChildType::Supervisor, move |starter: Starter| {
+            let mut spec = spec.clone();
+            if starter.name.is_some() {
+                spec.name = starter.name.clone();
+            }
+            async move {
+                start_supervisor(&starter.rt, Some(starter.parent.clone()), spec)
+                    .await
+                    .map(Started::from)
+            }
+        })
+    }
+}
+
+pub(crate) async fn start_supervisor(
+    rt: &Arc<Inner>,
+    parent: Option<Arc<Cell>>,
+    spec: SupervisorSpec,
+) -> Result<SupervisorRef, StartError> {
+    spec.validate()?;
+    let (init_tx, init_rx) = oneshot::channel();
+    let parent_pid = parent.as_ref().map(|p| p.pid);
+    let is_root = parent.is_none();
+    let opts = SpawnOpts {
+        link: parent,
+        name: spec.name.clone(),
+        trap_exit: true,
+        ..SpawnOpts::default()
+    };
+    let addr = spawn_with(rt, opts, move |ctx: Ctx<SupMsg>| {
+        supervisor_main(ctx, spec, parent_pid, init_tx)
+    })?;
+    let shared = match init_rx.await {
+        Ok(Ok(shared)) => shared,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(StartError::Exited(addr.wait().await)),
+    };
+    if is_root {
+        rt.add_root(&shared);
+    }
+    Ok(SupervisorRef { addr, shared })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The supervisor process.
+
+struct Sup {
+    ctx: Ctx<SupMsg>,
+    shared: Arc<SupervisorShared>,
+    strategy: Strategy,
+    auto_shutdown: AutoShutdown,
+    window: RestartWindow,
+}
+
+async fn supervisor_main(
+    ctx: Ctx<SupMsg>,
+    spec: SupervisorSpec,
+    parent: Option<Pid>,
+    init: oneshot::Sender<Result<Arc<SupervisorShared>, StartError>>,
+) -> ExitReason {
+    let shared = Arc::new(SupervisorShared {
+        pid: ctx.pid(),
+        name: spec.name.clone(),
+        strategy: spec.strategy.as_str(),
+        intensity: spec.intensity,
+        period: spec.period,
+        started: Instant::now(),
+        children: Mutex::new(ChildTable::Static(Vec::new())),
+    });
+    let mut sup = Sup {
+        ctx,
+        shared: shared.clone(),
+        strategy: spec.strategy,
+        auto_shutdown: spec.auto_shutdown,
+        window: RestartWindow::new(spec.intensity, spec.period),
+    };
+    for child in &spec.children {
+        if let Err(e) = sup.start_new(child).await {
+            sup.terminate_all().await;
+            let e = StartError::FailedToStartChild {
+                id: child.id.to_string(),
+                reason: Box::new(e),
+            };
+            tracing::error!(supervisor = %sup.ctx.pid(), error = %e, "supervisor start failed");
+            let reason = ExitReason::shutdown_with(e.to_string());
+            let _ = init.send(Err(e));
+            return reason;
+        }
+    }
+    let _ = init.send(Ok(shared));
+    loop {
+        let stop = match sup.ctx.recv().await {
+            Msg::Exit(ExitSignal { from, reason }) => {
+                if Some(from) == parent || from == Pid::EXTERNAL {
+                    sup.terminate_all().await;
+                    return reason;
+                }
+                sup.child_exited(from, reason).await
+            }
+            Msg::Down(_) => None,
+            Msg::User(msg) => sup.handle(msg).await,
+        };
+        if let Some(reason) = stop {
+            return reason;
+        }
+    }
+}
+
+impl Sup {
+    fn pid(&self) -> Pid {
+        self.ctx.pid()
+    }
+
+    fn rt(&self) -> &Arc<Inner> {
+        &self.ctx.handle().rt
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.shared
+            .with_static(|v| v.iter().position(|c| &*c.id == id))
+    }
+
+    /// Runs a child's start function; links it if the start function did not.
+    async fn run_start(&self, spec: &ChildSpec) -> Result<Started, StartError> {
+        let starter = spec.starter(self.rt(), &self.ctx.handle().cell);
+        let started = (spec.start)(starter).await?;
+        if let Some(cell) = &started.cell {
+            ensure_link(&self.ctx.handle().cell, cell);
+            tracing::debug!(supervisor = %self.pid(), child = %spec.id, pid = %cell.pid, "child started");
+        }
+        Ok(started)
+    }
+
+    /// Starts a child that is not in the table yet and adds it (unless it is a temporary child
+    /// that returned ignore).
+    async fn start_new(&mut self, spec: &ChildSpec) -> Result<Option<Pid>, StartError> {
+        validate_child(spec, self.auto_shutdown)?;
+        let started = self.run_start(spec).await?;
+        let pid = started.cell.as_ref().map(|c| c.pid);
+        if pid.is_none() && spec.restart == Restart::Temporary {
+            return Ok(None);
+        }
+        let mut child = Child::new(spec, true);
+        child.set_running(started);
+        self.shared.with_static(|v| v.push(child));
+        Ok(pid)
+    }
+
+    async fn handle(&mut self, msg: SupMsg) -> Option<ExitReason> {
+        match msg {
+            SupMsg::StartChild(spec, reply) => {
+                let existing = self.shared.with_static(|v| {
+                    v.iter()
+                        .find(|c| c.id == spec.id)
+                        .map(|c| match c.pid() {
+                            Some(pid) => SupervisorError::AlreadyStarted(pid),
+                            None => SupervisorError::AlreadyPresent,
+                        })
+                });
+                let r = match existing {
+                    Some(e) => Err(e),
+                    None => self.start_new(&spec).await.map_err(SupervisorError::Start),
+                };
+                reply.reply(r);
+            }
+            SupMsg::TerminateChild(id, reply) => {
+                let r = match self.index_of(&id) {
+                    None => Err(SupervisorError::NotFound),
+                    Some(_) => {
+                        self.terminate_by_id(&id).await;
+                        Ok(())
+                    }
+                };
+                reply.reply(r);
+            }
+            SupMsg::RestartChild(id, reply) => {
+                let r = self.restart_child(&id).await;
+                reply.reply(r);
+            }
+            SupMsg::DeleteChild(id, reply) => {
+                let r = self.shared.with_static(|v| {
+                    let i = v
+                        .iter()
+                        .position(|c| *c.id == *id)
+                        .ok_or(SupervisorError::NotFound)?;
+                    match v[i].state {
+                        ChildState::Running { .. } => Err(SupervisorError::Running),
+                        ChildState::Restarting => Err(SupervisorError::Restarting),
+                        ChildState::Stopped => {
+                            v.remove(i);
+                            Ok(())
+                        }
+                    }
+                });
+                reply.reply(r);
+            }
+            SupMsg::TryAgain(id) => {
+                let restarting = self.shared.with_static(|v| {
+                    v.iter()
+                        .any(|c| c.id == id && matches!(c.state, ChildState::Restarting))
+                });
+                if restarting {
+                    return self.restart(&id).await;
+                }
+            }
+            SupMsg::DelayedRestart => self.start_restarting().await,
+            SupMsg::Stop => {
+                self.terminate_all().await;
+                return Some(ExitReason::Shutdown(None));
+            }
+        }
+        None
+    }
+
+    async fn restart_child(&mut self, id: &str) -> Result<Option<Pid>, SupervisorError> {
+        let spec = self.shared.with_static(|v| {
+            let c = v
+                .iter()
+                .find(|c| &*c.id == id)
+                .ok_or(SupervisorError::NotFound)?;
+            match c.state {
+                ChildState::Running { .. } => Err(SupervisorError::Running),
+                ChildState::Restarting => Err(SupervisorError::Restarting),
+                ChildState::Stopped => Ok(c.spec.clone().expect("static children keep their spec")),
+            }
+        })?;
+        let started = self.run_start(&spec).await.map_err(SupervisorError::Start)?;
+        let pid = started.cell.as_ref().map(|c| c.pid);
+        self.shared.with_static(|v| {
+            if let Some(c) = v.iter_mut().find(|c| &*c.id == id) {
+                c.set_running(started);
+            }
+        });
+        Ok(pid)
+    }
+
+    /// OTP's `do_restart/3`: what to do when a child exits by itself.
+    async fn child_exited(&mut self, pid: Pid, reason: ExitReason) -> Option<ExitReason> {
+        let found = self.shared.with_static(|v| {
+            let i = v.iter().position(|c| c.pid() == Some(pid))?;
+            let c = &mut v[i];
+            c.state = ChildState::Stopped;
+            Some((c.id.clone(), c.restart, c.significant))
+        });
+        let (id, restart, significant) = found?;
+        if !reason.is_normal() {
+            tracing::error!(supervisor = %self.pid(), child = %id, pid = %pid, reason = %reason, "child terminated");
+        }
+        match restart {
+            Restart::Permanent => self.restart(&id).await,
+            Restart::Transient if !reason.is_normal() => self.restart(&id).await,
+            Restart::Transient => self.auto_shutdown(significant).await,
+            Restart::Temporary => {
+                self.shared.with_static(|v| v.retain(|c| c.id != id));
+                self.auto_shutdown(significant).await
+            }
+        }
+    }
+
+    async fn auto_shutdown(&mut self, significant: bool) -> Option<ExitReason> {
+        if !significant {
+            return None;
+        }
+        let stop = match self.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => self.shared.with_static(|v| {
+                !v.iter()
+                    .any(|c| c.significant && matches!(c.state, ChildState::Running { .. }))
+            }),
+        };
+        if !stop {
+            return None;
+        }
+        tracing::info!(supervisor = %self.pid(), "auto_shutdown: significant child ended");
+        self.terminate_all().await;
+        Some(ExitReason::Shutdown(None))
+    }
+
+    /// OTP's `restart/2`: count the restart, then restart by strategy.
+    async fn restart(&mut self, id: &Arc<str>) -> Option<ExitReason> {
+        if !self.window.add_restart() {
+            tracing::error!(
+                supervisor = %self.pid(),
+                child = %id,
+                intensity = self.shared.intensity,
+                period_secs = self.shared.period.as_secs(),
+                "restart intensity exceeded; shutting down"
+            );
+            self.shared.with_static(|v| {
+                if let Some(c) = v.iter_mut().find(|c| c.id == *id) {
+                    c.state = ChildState::Stopped;
+                }
+            });
+            self.terminate_all().await;
+            return Some(ExitReason::Shutdown(None));
+        }
+        let idx = self.index_of(id)?;
+        let n = self.shared.with_static(|v| v.len());
+        let group: Vec<usize> = match self.strategy {
+            Strategy::OneForOne => vec![idx],
+            Strategy::OneForAll => (0..n).collect(),
+            Strategy::RestForOne => (idx..n).collect(),
+        };
+        // Stop the others of the group, last started first.
+        for &i in group.iter().rev() {
+            if i == idx {
+                continue;
+            }
+            let running = self
+                .shared
+                .with_static(|v| v[i].cell().cloned().map(|c| (c, v[i].shutdown)));
+            if let Some((cell, how)) = running {
+                self.shutdown_child(&cell, how).await;
+            }
+        }
+        let delay = self.shared.with_static(|v| {
+            let mut delay = Duration::ZERO;
+            for &i in &group {
+                let c = &mut v[i];
+                c.state = ChildState::Restarting;
+                if i == idx {
+                    if let Some(b) = c.spec.as_ref().and_then(|s| s.backoff) {
+                        let stable = c
+                            .last_started
+                            .is_some_and(|t| t.elapsed() >= b.reset_after);
+                        if stable {
+                            c.backoff_attempt = 0;
+                        }
+                        delay = b.delay(c.backoff_attempt);
+                        c.backoff_attempt = c.backoff_attempt.saturating_add(1);
+                    }
+                }
+            }
+            // Temporary children stopped as bystanders are not restarted (OTP
+            // `terminate_children/2`: "Temporary children should not be restarted").
+            v.retain(|c| {
+                !(c.restart == Restart::Temporary && matches!(c.state, ChildState::Restarting))
+            });
+            delay
+        });
+        tracing::info!(supervisor = %self.pid(), child = %id, strategy = self.strategy.as_str(), delay_ms = delay.as_millis() as u64, "restarting child");
+        if delay > Duration::ZERO {
+            self.ctx.myself().send_after(SupMsg::DelayedRestart, delay);
+            return None;
+        }
+        self.start_restarting().await;
+        None
+    }
+
+    /// Starts every child marked restarting, in start order. A failed start leaves that child
+    /// and those after it restarting and retries through the mailbox (OTP's `try_again_restart`),
+    /// so that the retry counts against the intensity and other requests are served meanwhile.
+    async fn start_restarting(&mut self) {
+        let mut i = 0;
+        loop {
+            let next = self.shared.with_static(|v| {
+                v.iter()
+                    .enumerate()
+                    .skip(i)
+                    .find(|(_, c)| matches!(c.state, ChildState::Restarting))
+                    .map(|(j, c)| (j, c.spec.clone().expect("static children keep their spec")))
+            });
+            let Some((j, spec)) = next else { return };
+            i = j + 1;
+            match self.run_start(&spec).await {
+                Ok(started) => {
+                    let temporary_ignored = started.cell.is_none() && spec.restart == Restart::Temporary;
+                    self.shared.with_static(|v| {
+                        if temporary_ignored {
+                            v.retain(|c| c.id != spec.id);
+                            i = j;
+                        } else if let Some(c) = v.iter_mut().find(|c| c.id == spec.id) {
+                            c.restarts += 1;
+                            c.set_running(started);
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(supervisor = %self.pid(), child = %spec.id, error = %e, "child restart failed; retrying");
+                    let _ = self.ctx.myself().send(SupMsg::TryAgain(spec.id.clone()));
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn terminate_by_id(&mut self, id: &str) {
+        let running = self.shared.with_static(|v| {
+            let c = v.iter_mut().find(|c| &*c.id == id)?;
+            let r = c.cell().cloned().map(|cell| (cell, c.shutdown));
+            if matches!(c.state, ChildState::Restarting) {
+                c.state = ChildState::Stopped;
+            }
+            r
+        });
+        if let Some((cell, how)) = running {
+            self.shutdown_child(&cell, how).await;
+        }
+        self.shared.with_static(|v| {
+            if let Some(i) = v.iter().position(|c| &*c.id == id) {
+                v[i].state = ChildState::Stopped;
+                if v[i].restart == Restart::Temporary {
+                    v.remove(i);
+                }
+            }
+        });
+    }
+
+    /// OTP's `terminate/2`: every child, last started first, each by its shutdown spec.
+    async fn terminate_all(&mut self) {
+        let n = self.shared.with_static(|v| v.len());
+        for i in (0..n).rev() {
+            let running = self
+                .shared
+                .with_static(|v| v.get(i).and_then(|c| c.cell().cloned().map(|cell| (cell, c.shutdown))));
+            if let Some((cell, how)) = running {
+                self.shutdown_child(&cell, how).await;
+            }
+        }
+        self.shared.with_static(|v| {
+            v.retain(|c| c.restart != Restart::Temporary);
+            for c in v.iter_mut() {
+                c.state = ChildState::Stopped;
+            }
+        });
+    }
+
+    async fn shutdown_child(&self, cell: &Arc<Cell>, how: Shutdown) -> ExitReason {
+        shutdown_child(&self.ctx.handle().cell, cell, how).await
+    }
+}
+
+/// OTP's `shutdown/1`: stop one child by its shutdown spec and wait until it is dead, then
+/// flush its EXIT from the supervisor's system queue. Waiting watches the child's exit itself
+/// (a monitor, not the link), so a child that unlinked itself cannot hang the supervisor.
+pub(crate) async fn shutdown_child(me: &Arc<Cell>, cell: &Arc<Cell>, how: Shutdown) -> ExitReason {
+    let reason = match how {
+        Shutdown::BrutalKill => {
+            cell.exit_signal(me.pid, &ExitReason::Killed, true, false);
+            wait_cell(cell).await
+        }
+        Shutdown::Timeout(d) => {
+            cell.exit_signal(me.pid, &ExitReason::Shutdown(None), false, false);
+            match tokio::time::timeout(d, wait_cell(cell)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    cell.exit_signal(me.pid, &ExitReason::Killed, true, false);
+                    wait_cell(cell).await
+                }
+            }
+        }
+        Shutdown::Infinity => {
+            cell.exit_signal(me.pid, &ExitReason::Shutdown(None), false, false);
+            wait_cell(cell).await
+        }
+    };
+    flush_exit(me, cell.pid);
+    match &reason {
+        ExitReason::Killed | ExitReason::Shutdown(_) | ExitReason::Normal => {}
+        r => tracing::error!(supervisor = %me.pid, pid = %cell.pid, reason = %r, "child shutdown error"),
+    }
+    reason
+}
+
+pub(crate) async fn wait_cell(cell: &Arc<Cell>) -> ExitReason {
+    cell.wait_finished().await
+}
+
+pub(crate) fn flush_exit(me: &Cell, pid: Pid) {
+    let mut st = me.lock();
+    st.signals
+        .retain(|s| !matches!(s, Signal::Exit(e) if e.from == pid));
+    me.refresh_flag(&st);
+}
+
+/// Links the supervisor with a child started by a start function that did not link it. If
+/// the child is already dead, queue its EXIT as the link would have.
+pub(crate) fn ensure_link(me: &Arc<Cell>, child: &Arc<Cell>) {
+    let dead = {
+        let (mut a, mut b) = lock_pair(me, child);
+        match b.exit.clone() {
+            // Exiting, and still linked to us: it will signal us itself.
+            Some(_) if b.links.iter().any(|c| c.pid == me.pid) => None,
+            Some(reason) => Some(reason),
+            None => {
+                if !a.links.iter().any(|c| c.pid == child.pid) {
+                    a.links.push(child.clone());
+                    b.links.push(me.clone());
+                }
+                None
+            }
+        }
+    };
+    if let Some(reason) = dead {
+        me.push_signal(Signal::Exit(ExitSignal {
+            from: child.pid,
+            reason,
+        }));
+    }
+}

@@ -1,0 +1,477 @@
+//! The dynamic supervisor: many children started at run time, addressed by pid.
+//!
+//! OTP's `simple_one_for_one` and Elixir's `DynamicSupervisor`: restart strategy one_for_one,
+//! children added with [`DynamicSupervisorRef::start_child`] (each with its own spec, as in
+//! Elixir), terminated by pid, and stopped **all at once** on shutdown, sharing one deadline
+//! (`terminate_dynamic_children/1`), so N children with a 5 s shutdown take 5 s, not N × 5 s.
+//! Temporary children keep no spec (OTP-16804): a supervisor of many short-lived children
+//! holds only what is alive.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::call::ReplyTo;
+use crate::error::{StartError, SupervisorError};
+use crate::exit::ExitReason;
+use crate::link::ExitSignal;
+use crate::process::cell::Cell;
+use crate::process::{spawn_with, Addr, Ctx, Msg, Pid, ProcessHandle, SpawnOpts};
+use crate::runtime::{Inner, PidMap, Runtime};
+use crate::supervisor::strategy::RestartWindow;
+use crate::supervisor::{
+    child_info, count, ensure_link, flush_exit, shutdown_child, wait_cell, Child, ChildCounts,
+    ChildInfo, ChildSpec, ChildState, ChildTable, ChildType, Restart, Shutdown, Started, Starter,
+    SupervisorShared, DEFAULT_INTENSITY, DEFAULT_PERIOD,
+};
+
+/// Flags of a dynamic supervisor.
+#[derive(Debug, Clone)]
+pub struct DynamicSupervisorSpec {
+    pub(crate) intensity: u32,
+    pub(crate) period: Duration,
+    pub(crate) max_children: Option<usize>,
+    pub(crate) name: Option<Arc<str>>,
+}
+
+impl Default for DynamicSupervisorSpec {
+    fn default() -> Self {
+        DynamicSupervisorSpec::new()
+    }
+}
+
+impl DynamicSupervisorSpec {
+    /// OTP's defaults: intensity 1 in 5 s; no limit on children.
+    pub fn new() -> Self {
+        DynamicSupervisorSpec {
+            intensity: DEFAULT_INTENSITY,
+            period: DEFAULT_PERIOD,
+            max_children: None,
+            name: None,
+        }
+    }
+
+    /// At most `intensity` restarts within `period`.
+    pub fn intensity(mut self, intensity: u32, period: Duration) -> Self {
+        self.intensity = intensity;
+        self.period = period;
+        self
+    }
+
+    /// Refuse [`start_child`](DynamicSupervisorRef::start_child) beyond this many children
+    /// (Elixir's `:max_children`).
+    pub fn max_children(mut self, max: usize) -> Self {
+        self.max_children = Some(max);
+        self
+    }
+
+    /// Registers the supervisor under `name`.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+pub(crate) enum DynMsg {
+    StartChild(ChildSpec, ReplyTo<Result<Option<Pid>, SupervisorError>>),
+    TerminateChild(Pid, ReplyTo<Result<(), SupervisorError>>),
+    TryAgain(Pid),
+    Stop,
+}
+
+/// A handle to a running dynamic supervisor.
+#[derive(Clone)]
+pub struct DynamicSupervisorRef {
+    pub(crate) addr: Addr<DynMsg>,
+    pub(crate) shared: Arc<SupervisorShared>,
+}
+
+impl std::fmt::Debug for DynamicSupervisorRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamicSupervisorRef")
+            .field("pid", &self.addr.pid())
+            .finish()
+    }
+}
+
+impl std::ops::Deref for DynamicSupervisorRef {
+    type Target = ProcessHandle;
+    fn deref(&self) -> &ProcessHandle {
+        &self.addr.handle
+    }
+}
+
+impl From<DynamicSupervisorRef> for Started {
+    fn from(s: DynamicSupervisorRef) -> Self {
+        Started {
+            cell: Some(s.addr.handle.cell.clone()),
+            sup: Some(s.shared),
+        }
+    }
+}
+
+impl DynamicSupervisorRef {
+    /// Starts a child from its spec (its id is only a label here); `Ok(None)` if its start
+    /// returned ignore.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::MaxChildren`], or [`SupervisorError::Start`] when the start fails.
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+        self.addr
+            .call_timeout(|r| DynMsg::StartChild(spec, r), Duration::MAX)
+            .await
+            .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
+    }
+
+    /// Terminates a child by pid, by its shutdown spec.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NotFound`] when `pid` is not a child (that process is left alone).
+    pub async fn terminate_child(&self, pid: Pid) -> Result<(), SupervisorError> {
+        self.addr
+            .call_timeout(|r| DynMsg::TerminateChild(pid, r), Duration::MAX)
+            .await
+            .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
+    }
+
+    /// The children, in pid order.
+    pub fn which_children(&self) -> Vec<ChildInfo> {
+        let mut v: Vec<ChildInfo> = match &*self.shared.lock() {
+            ChildTable::Dynamic(m) => m.values().map(child_info).collect(),
+            ChildTable::Static(v) => v.iter().map(child_info).collect(),
+        };
+        v.sort_by_key(|c| c.pid);
+        v
+    }
+
+    /// Counts of the children.
+    pub fn count_children(&self) -> ChildCounts {
+        match &*self.shared.lock() {
+            ChildTable::Dynamic(m) => count(m.values()),
+            ChildTable::Static(v) => count(v.iter()),
+        }
+    }
+
+    /// Stops every child (all at once, one shared deadline), then the supervisor.
+    pub async fn stop(&self) -> ExitReason {
+        let _ = self.addr.send(DynMsg::Stop);
+        self.addr.wait().await
+    }
+
+    /// Starts a temporary child directly from the calling process, without a round trip
+    /// through the supervisor's mailbox: the child is linked to the supervisor and entered in
+    /// its table before it runs. Used by listeners, where each connection is one.
+    pub(crate) fn start_temporary<M, F, Fut>(
+        &self,
+        detail: Option<Arc<str>>,
+        f: F,
+    ) -> Option<Addr<M>>
+    where
+        M: Send + 'static,
+        F: FnOnce(Ctx<M>) -> Fut + Send + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: crate::IntoExitReason,
+    {
+        let sup = &self.addr.handle.cell;
+        let mut table = self.shared.lock();
+        let ChildTable::Dynamic(map) = &mut *table else {
+            return None;
+        };
+        // Holding the table lock across the spawn: the child's EXIT, however early, is handled
+        // by the supervisor only after the child is in the table.
+        let opts = SpawnOpts {
+            link: Some(sup.clone()),
+            ..SpawnOpts::default()
+        };
+        let addr = spawn_with(&self.addr.handle.rt, opts, f).ok()?;
+        let mut child = Child {
+            id: Arc::from(""),
+            spec: None,
+            restart: Restart::Temporary,
+            child_type: ChildType::Worker,
+            shutdown: Shutdown::Timeout(Duration::from_secs(5)),
+            significant: false,
+            state: ChildState::Stopped,
+            restarts: 0,
+            backoff_attempt: 0,
+            last_started: None,
+            detail,
+        };
+        child.set_running(Started::from(addr.clone()));
+        map.insert(addr.pid().0, child);
+        Some(addr)
+    }
+}
+
+impl Runtime {
+    /// Starts a dynamic supervisor with no parent.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::InvalidSpec`] for a zero period.
+    pub async fn start_dynamic_supervisor(
+        &self,
+        spec: DynamicSupervisorSpec,
+    ) -> Result<DynamicSupervisorRef, StartError> {
+        start_dynamic(&self.inner, None, spec).await
+    }
+}
+
+impl ChildSpec {
+    /// A child that is a dynamic supervisor.
+    pub fn dynamic_supervisor(id: impl Into<Arc<str>>, spec: DynamicSupervisorSpec) -> Self {
+        ChildSpec::from_start(id, ChildType::Supervisor, move |starter: Starter| {
+            let spec = spec.clone();
+            async move {
+                start_dynamic(&starter.rt, Some(starter.parent.clone()), spec)
+                    .await
+                    .map(Started::from)
+            }
+        })
+    }
+}
+
+pub(crate) async fn start_dynamic(
+    rt: &Arc<Inner>,
+    parent: Option<Arc<Cell>>,
+    spec: DynamicSupervisorSpec,
+) -> Result<DynamicSupervisorRef, StartError> {
+    if spec.period.as_secs() == 0 {
+        return Err(StartError::InvalidSpec(
+            "supervisor period must be at least 1 second".into(),
+        ));
+    }
+    let parent_pid = parent.as_ref().map(|p| p.pid);
+    let is_root = parent.is_none();
+    let (init_tx, init_rx) = oneshot::channel();
+    let opts = SpawnOpts {
+        link: parent,
+        name: spec.name.clone(),
+        trap_exit: true,
+        ..SpawnOpts::default()
+    };
+    let addr = spawn_with(rt, opts, move |ctx: Ctx<DynMsg>| {
+        dynamic_main(ctx, spec, parent_pid, init_tx)
+    })?;
+    let shared = match init_rx.await {
+        Ok(shared) => shared,
+        Err(_) => return Err(StartError::Exited(addr.wait().await)),
+    };
+    if is_root {
+        rt.add_root(&shared);
+    }
+    Ok(DynamicSupervisorRef { addr, shared })
+}
+
+struct DynSup {
+    ctx: Ctx<DynMsg>,
+    shared: Arc<SupervisorShared>,
+    window: RestartWindow,
+    max_children: Option<usize>,
+}
+
+async fn dynamic_main(
+    ctx: Ctx<DynMsg>,
+    spec: DynamicSupervisorSpec,
+    parent: Option<Pid>,
+    init: oneshot::Sender<Arc<SupervisorShared>>,
+) -> ExitReason {
+    let shared = Arc::new(SupervisorShared {
+        pid: ctx.pid(),
+        name: spec.name.clone(),
+        strategy: "dynamic",
+        intensity: spec.intensity,
+        period: spec.period,
+        started: Instant::now(),
+        children: Mutex::new(ChildTable::Dynamic(PidMap::default())),
+    });
+    let mut sup = DynSup {
+        ctx,
+        shared: shared.clone(),
+        window: RestartWindow::new(spec.intensity, spec.period),
+        max_children: spec.max_children,
+    };
+    let _ = init.send(shared);
+    loop {
+        let stop = match sup.ctx.recv().await {
+            Msg::Exit(ExitSignal { from, reason }) => {
+                if Some(from) == parent || from == Pid::EXTERNAL {
+                    sup.terminate_all().await;
+                    return reason;
+                }
+                sup.child_exited(from, reason).await
+            }
+            Msg::Down(_) => None,
+            Msg::User(DynMsg::StartChild(spec, reply)) => {
+                let r = sup.start_child(spec).await;
+                reply.reply(r);
+                None
+            }
+            Msg::User(DynMsg::TerminateChild(pid, reply)) => {
+                let r = sup.terminate_child(pid).await;
+                reply.reply(r);
+                None
+            }
+            Msg::User(DynMsg::TryAgain(pid)) => sup.try_again(pid).await,
+            Msg::User(DynMsg::Stop) => {
+                sup.terminate_all().await;
+                Some(ExitReason::Shutdown(None))
+            }
+        };
+        if let Some(reason) = stop {
+            return reason;
+        }
+    }
+}
+
+impl DynSup {
+    fn map<R>(&self, f: impl FnOnce(&mut PidMap<Child>) -> R) -> R {
+        match &mut *self.shared.lock() {
+            ChildTable::Dynamic(m) => f(m),
+            ChildTable::Static(_) => unreachable!("dynamic supervisor with a static table"),
+        }
+    }
+
+    async fn run_start(&self, spec: &ChildSpec) -> Result<Started, StartError> {
+        let me = &self.ctx.handle().cell;
+        let started = (spec.start)(spec.starter(&self.ctx.handle().rt, me)).await?;
+        if let Some(cell) = &started.cell {
+            ensure_link(me, cell);
+        }
+        Ok(started)
+    }
+
+    async fn start_child(&mut self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+        if let Some(max) = self.max_children {
+            if self.map(|m| m.len()) >= max {
+                return Err(SupervisorError::MaxChildren);
+            }
+        }
+        let started = self.run_start(&spec).await.map_err(SupervisorError::Start)?;
+        let Some(pid) = started.cell.as_ref().map(|c| c.pid) else {
+            // OTP does not store an ignored dynamic child, whatever its restart type.
+            return Ok(None);
+        };
+        let mut child = Child::new(&spec, spec.restart != Restart::Temporary);
+        child.set_running(started);
+        self.map(|m| m.insert(pid.0, child));
+        Ok(Some(pid))
+    }
+
+    async fn terminate_child(&mut self, pid: Pid) -> Result<(), SupervisorError> {
+        let found = self.map(|m| m.get(&pid.0).map(|c| (c.cell().cloned(), c.shutdown)));
+        let Some((cell, how)) = found else {
+            return Err(SupervisorError::NotFound);
+        };
+        if let Some(cell) = cell {
+            shutdown_child(&self.ctx.handle().cell, &cell, how).await;
+        }
+        self.map(|m| m.remove(&pid.0));
+        Ok(())
+    }
+
+    async fn child_exited(&mut self, pid: Pid, reason: ExitReason) -> Option<ExitReason> {
+        let child = self.map(|m| m.remove(&pid.0))?;
+        let restart = match child.restart {
+            Restart::Permanent => true,
+            Restart::Transient => !reason.is_normal(),
+            Restart::Temporary => false,
+        };
+        if !reason.is_normal() && child.restart != Restart::Temporary {
+            tracing::error!(supervisor = %self.ctx.pid(), pid = %pid, reason = %reason, "child terminated");
+        }
+        if !restart {
+            return None;
+        }
+        self.restart(pid, child).await
+    }
+
+    async fn restart(&mut self, old: Pid, mut child: Child) -> Option<ExitReason> {
+        if !self.window.add_restart() {
+            tracing::error!(
+                supervisor = %self.ctx.pid(),
+                pid = %old,
+                intensity = self.shared.intensity,
+                period_secs = self.shared.period.as_secs(),
+                "restart intensity exceeded; shutting down"
+            );
+            self.terminate_all().await;
+            return Some(ExitReason::Shutdown(None));
+        }
+        let spec = child.spec.clone().expect("restartable children keep their spec");
+        tracing::info!(supervisor = %self.ctx.pid(), pid = %old, "restarting child");
+        match self.run_start(&spec).await {
+            Ok(started) => {
+                if let Some(pid) = started.cell.as_ref().map(|c| c.pid) {
+                    child.restarts += 1;
+                    child.set_running(started);
+                    self.map(|m| m.insert(pid.0, child));
+                }
+            }
+            Err(e) => {
+                tracing::error!(supervisor = %self.ctx.pid(), error = %e, "child restart failed; retrying");
+                child.state = ChildState::Restarting;
+                self.map(|m| m.insert(old.0, child));
+                let _ = self.ctx.myself().send(DynMsg::TryAgain(old));
+            }
+        }
+        None
+    }
+
+    async fn try_again(&mut self, old: Pid) -> Option<ExitReason> {
+        let child = self.map(|m| {
+            if m.get(&old.0)
+                .is_some_and(|c| matches!(c.state, ChildState::Restarting))
+            {
+                m.remove(&old.0)
+            } else {
+                None
+            }
+        })?;
+        self.restart(old, child).await
+    }
+
+    /// Stops every child at once: signals all, then waits for each until its own deadline,
+    /// killing those that are late.
+    async fn terminate_all(&mut self) {
+        let me = self.ctx.handle().cell.clone();
+        let start = Instant::now();
+        let children: Vec<(Arc<Cell>, Shutdown)> = self.map(|m| {
+            let v = m
+                .values()
+                .filter_map(|c| c.cell().cloned().map(|cell| (cell, c.shutdown)))
+                .collect();
+            m.clear();
+            v
+        });
+        for (cell, how) in &children {
+            let kill = *how == Shutdown::BrutalKill;
+            let reason = if kill {
+                ExitReason::Killed
+            } else {
+                ExitReason::Shutdown(None)
+            };
+            cell.exit_signal(me.pid, &reason, kill, false);
+        }
+        for (cell, how) in &children {
+            let done = match how {
+                Shutdown::Timeout(d) => tokio::time::timeout_at(start + *d, wait_cell(cell))
+                    .await
+                    .is_ok(),
+                _ => {
+                    wait_cell(cell).await;
+                    true
+                }
+            };
+            if !done {
+                cell.exit_signal(me.pid, &ExitReason::Killed, true, false);
+                wait_cell(cell).await;
+            }
+            flush_exit(&me, cell.pid);
+        }
+    }
+}
