@@ -1,0 +1,184 @@
+//! Ensures a process's life is as in Erlang: exit reasons from return, error and panic;
+//! kill at the next await point; panics contained; nothing left behind after exit.
+#[path = "support/lib.rs"]
+mod support;
+
+use std::time::Duration;
+
+use rusm_otp::{ExitReason, Msg, Pid, Runtime};
+use support::within;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_return_is_normal_exit() {
+    let rt = Runtime::current();
+    let p = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
+    assert_eq!(within("exit", p.wait()).await, ExitReason::Normal);
+    assert!(!p.is_alive());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returned_error_becomes_exit_reason_with_its_io_kind() {
+    let rt = Runtime::current();
+    let p = rt.spawn(|_ctx: rusm_otp::Ctx| async {
+        Err::<(), _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "peer reset"))
+    });
+    let r = within("exit", p.wait()).await;
+    assert_eq!(r.io_error_kind(), Some(std::io::ErrorKind::ConnectionReset));
+    assert_eq!(r.to_string(), "error: peer reset");
+    assert!(!r.is_normal());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_is_contained_to_its_process() {
+    let rt = Runtime::current();
+    let bystander = rt.spawn(|mut ctx: rusm_otp::Ctx<u32>| async move {
+        let Msg::User(n) = ctx.recv().await else { unreachable!() };
+        assert_eq!(n, 7);
+    });
+    let p = rt.spawn(|_ctx: rusm_otp::Ctx| async { support::crash("index out of range") });
+    assert_eq!(
+        within("panic exit", p.wait()).await,
+        ExitReason::Panic("index out of range".into())
+    );
+    // The runtime and the other process are untouched.
+    assert!(bystander.is_alive());
+    bystander.send(7).unwrap();
+    assert_eq!(within("bystander", bystander.wait()).await, ExitReason::Normal);
+    let again = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
+    assert_eq!(within("later spawn", again.wait()).await, ExitReason::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_stops_a_blocked_process_with_killed() {
+    let rt = Runtime::current();
+    let p = rt.spawn(|mut ctx: rusm_otp::Ctx| async move {
+        ctx.trap_exit(true); // kill cannot be trapped
+        while !matches!(ctx.recv().await, Msg::User(())) {}
+    });
+    p.kill();
+    assert_eq!(within("killed", p.wait()).await, ExitReason::Killed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_before_first_poll_still_kills() {
+    let rt = Runtime::current();
+    for _ in 0..200 {
+        let p = rt.spawn(|mut ctx: rusm_otp::Ctx| async move {
+            ctx.recv().await;
+        });
+        p.kill();
+        assert_eq!(within("killed", p.wait()).await, ExitReason::Killed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_signal_normal_is_ignored_by_non_trapping_process() {
+    let rt = Runtime::current();
+    let p = rt.spawn(|mut ctx: rusm_otp::Ctx<u8>| async move {
+        let _ = ctx.recv().await;
+    });
+    p.exit(ExitReason::Normal);
+    p.exit(ExitReason::shutdown_with("stop"));
+    assert_eq!(within("exit", p.wait()).await, ExitReason::shutdown_with("stop"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alive_count_returns_to_baseline_after_many_processes() {
+    let rt = Runtime::current();
+    let baseline = rt.alive_processes();
+    let mut handles = Vec::new();
+    for i in 0..1000u32 {
+        handles.push(rt.spawn(move |mut ctx: rusm_otp::Ctx<u32>| async move {
+            let _ = ctx.recv_timeout(Duration::from_millis(1)).await;
+            if i % 3 == 0 {
+                support::crash("some fail");
+            }
+        }));
+    }
+    for h in &handles {
+        within("exit", h.wait()).await;
+    }
+    assert_eq!(rt.alive_processes(), baseline);
+    assert!(handles.iter().all(|h| rt.process(h.pid()).is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_messages_overtake_a_flooded_mailbox() {
+    let rt = Runtime::current();
+    for _ in 0..5 {
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+        let p = rt.spawn(move |mut ctx: rusm_otp::Ctx<u64>| async move {
+            ctx.trap_exit(true);
+            let _ = ready_tx.send(());
+            let _ = go_rx.await;
+            match ctx.recv().await {
+                Msg::Exit(_) => ExitReason::Normal,
+                other => ExitReason::error(format!("user message before EXIT: {other:?}")),
+            }
+        });
+        within("trap_exit set", ready_rx).await.unwrap();
+        for i in 0..100_000 {
+            p.send(i).unwrap();
+        }
+        p.exit(ExitReason::Shutdown(None));
+        go_tx.send(()).unwrap();
+        assert_eq!(within("exit", p.wait()).await, ExitReason::Normal);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recv_timeout_returns_none_when_nothing_arrives() {
+    let rt = Runtime::current();
+    let p = rt.spawn(|mut ctx: rusm_otp::Ctx<u8>| async move {
+        assert!(ctx.recv_timeout(Duration::from_millis(20)).await.is_none());
+        ctx.myself().send(5).unwrap();
+        match ctx.recv_timeout(Duration::from_secs(5)).await {
+            Some(Msg::User(5)) => Ok(()),
+            other => Err(format!("unexpected {other:?}")),
+        }
+    });
+    assert_eq!(within("exit", p.wait()).await, ExitReason::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_to_dead_process_returns_the_message() {
+    let rt = Runtime::current();
+    let p = rt.spawn(|_ctx: rusm_otp::Ctx<String>| async {});
+    within("exit", p.wait()).await;
+    let err = p.send("hello".to_string()).unwrap_err();
+    assert_eq!(err.0, "hello");
+    assert_eq!(err.to_string(), "send to a process that has exited");
+}
+
+#[test]
+fn pid_prints_like_erlang() {
+    assert_eq!(Pid::EXTERNAL.to_string(), "<0.0.0>");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pids_are_unique_and_printable() {
+    let rt = Runtime::current();
+    let a = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
+    let b = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
+    assert_ne!(a.pid(), b.pid());
+    assert!(a.pid().to_string().starts_with("<0.") && a.pid().to_string().ends_with(".0>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_while_dropping_process_state_does_not_escape() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("drop bomb");
+        }
+    }
+    let rt = Runtime::current();
+    let p = rt.spawn(|mut ctx: rusm_otp::Ctx| async move {
+        let _bomb = Bomb;
+        ctx.recv().await;
+    });
+    p.kill();
+    assert_eq!(within("killed", p.wait()).await, ExitReason::Killed);
+    assert_eq!(rt.alive_processes(), 0);
+}

@@ -1,0 +1,149 @@
+//! Small fixtures shared by the integration tests: processes named for one behaviour and a
+//! bounded wait that names what it waited for.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusm_otp::{Addr, ChildSpec, Ctx, ExitReason, Msg, Pid};
+use tokio::sync::mpsc;
+
+/// Awaits `f`, failing the test with `what` if it takes more than 10 s.
+pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(Duration::from_secs(10), f).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// Commands a [`worker`] obeys.
+#[derive(Debug)]
+pub enum Cmd {
+    Exit(ExitReason),
+    Panic,
+}
+
+/// What fixtures report.
+#[derive(Debug)]
+pub enum Event {
+    Started(String, Addr<Cmd>),
+    Stopped(String, ExitReason),
+}
+
+#[derive(Clone)]
+pub struct Events {
+    tx: mpsc::UnboundedSender<Event>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct EventRx {
+    rx: mpsc::UnboundedReceiver<Event>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn events() -> (Events, EventRx) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    (
+        Events {
+            tx,
+            log: log.clone(),
+        },
+        EventRx { rx, log },
+    )
+}
+
+impl Events {
+    fn send(&self, e: Event) {
+        let line = match &e {
+            Event::Started(id, _) => format!("start {id}"),
+            Event::Stopped(id, _) => format!("stop {id}"),
+        };
+        self.log.lock().unwrap().push(line);
+        let _ = self.tx.send(e);
+    }
+}
+
+impl EventRx {
+    pub async fn next(&mut self) -> Event {
+        within("a fixture event", self.rx.recv())
+            .await
+            .expect("events channel open")
+    }
+
+    /// The next `Started` event, skipping nothing: fails on any other event.
+    pub async fn started(&mut self, id: &str) -> Addr<Cmd> {
+        match self.next().await {
+            Event::Started(got, addr) if got == id => addr,
+            other => panic!("expected start of {id}, got {other:?}"),
+        }
+    }
+
+    pub async fn stopped(&mut self, id: &str) -> ExitReason {
+        match self.next().await {
+            Event::Stopped(got, r) if got == id => r,
+            other => panic!("expected stop of {id}, got {other:?}"),
+        }
+    }
+
+    /// The start/stop lines so far, in order.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn clear_log(&self) {
+        self.log.lock().unwrap().clear();
+    }
+
+    pub fn try_next(&mut self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// The body of a worker: reports its start, then obeys commands. With `trap`, it traps exits
+/// and reports its stop (so tests see shutdown order).
+pub async fn worker_body(id: String, ev: Events, trap: bool, mut ctx: Ctx<Cmd>) -> ExitReason {
+    if trap {
+        ctx.trap_exit(true);
+    }
+    ev.send(Event::Started(id.clone(), ctx.myself()));
+    loop {
+        match ctx.recv().await {
+            Msg::User(Cmd::Exit(r)) => return r,
+            Msg::User(Cmd::Panic) => panic!("worker {id} asked to panic"),
+            Msg::Exit(sig) if trap => {
+                ev.send(Event::Stopped(id.clone(), sig.reason.clone()));
+                return sig.reason;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A worker child spec (see [`worker_body`]).
+pub fn worker(id: &str, ev: &Events) -> ChildSpec {
+    let (id2, ev) = (id.to_string(), ev.clone());
+    ChildSpec::worker(id, move |ctx: Ctx<Cmd>| worker_body(id2.clone(), ev.clone(), false, ctx))
+}
+
+/// A worker that traps exits and reports its stop.
+pub fn trapping_worker(id: &str, ev: &Events) -> ChildSpec {
+    let (id2, ev) = (id.to_string(), ev.clone());
+    ChildSpec::worker(id, move |ctx: Ctx<Cmd>| worker_body(id2.clone(), ev.clone(), true, ctx))
+}
+
+/// A process that never yields to exit signals: it traps exits and ignores them.
+pub async fn stubborn(mut ctx: Ctx<()>) {
+    ctx.trap_exit(true);
+    while !matches!(ctx.recv().await, Msg::User(())) {}
+}
+
+pub fn pid_of(addr: &Addr<Cmd>) -> Pid {
+    addr.pid()
+}
+
+/// Panics with `msg`; a function returning `()`, so bodies that call it have a normal type.
+pub fn crash(msg: &str) {
+    panic!("{msg}")
+}
