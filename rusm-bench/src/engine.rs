@@ -1,0 +1,132 @@
+//! Runs one scenario against the system under test and then, unless `--baseline none`, against
+//! raw tokio, and collects both into a [`RunReport`].
+
+use std::io;
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
+use crate::report::RunReport;
+use crate::scenario::{self, Ctx, Scenario};
+use crate::target::{TargetKind, TokioTarget};
+
+/// The baseline a run compares with (`--baseline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Baseline {
+    /// Raw tokio, in the same run.
+    Tokio,
+    /// No baseline: measure the system under test only.
+    None,
+}
+
+/// Everything `rusm-bench run` was asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Time bound, seconds.
+    pub seconds: f64,
+    /// The system under test.
+    pub target: TargetKind,
+    /// What to compare with.
+    pub baseline: Baseline,
+    /// Connector loops (`connection-storm`) or senders (`fan-in`).
+    pub concurrency: Option<usize>,
+    /// Connections (`hold`, `echo-throughput`).
+    pub connections: Option<usize>,
+    /// Request size in bytes (`echo-throughput`).
+    pub size: Option<usize>,
+    /// Count for the process scenarios.
+    pub count: Option<u64>,
+    /// Client source addresses `127.0.0.1 ..= 127.0.0.<sources>`.
+    pub sources: u8,
+    /// Run TCP servers in a child process.
+    pub server_process: bool,
+}
+
+impl RunConfig {
+    /// `scenario` for `seconds` with every default: RUSM against raw tokio.
+    pub fn new(scenario: Scenario, seconds: f64) -> Self {
+        RunConfig {
+            scenario,
+            seconds,
+            target: TargetKind::Rusm,
+            baseline: Baseline::Tokio,
+            concurrency: None,
+            connections: None,
+            size: None,
+            count: None,
+            sources: 16,
+            server_process: false,
+        }
+    }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+///
+/// # Errors
+///
+/// `setrlimit` failed.
+pub fn raise_nofile() -> io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}
+
+/// The RLIMIT_NOFILE `(soft, hard)` limits.
+pub fn nofile_limits() -> (u64, u64) {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024))
+}
+
+/// Runs `config`, publishing live figures on `metrics`.
+///
+/// When the RUSM target is not compiled in, it measures raw tokio alone and says so in the
+/// report's notes.
+///
+/// # Errors
+///
+/// A scenario could not be set up (runtime, listener, child process).
+pub fn run(config: &RunConfig, metrics: &Arc<Metrics>) -> io::Result<RunReport> {
+    let mut notes = Vec::new();
+    let (sut_kind, sut) = match config.target.build() {
+        Ok(t) => (config.target, t),
+        Err(why) => {
+            notes.push(format!("{why}: measured raw tokio instead"));
+            (TargetKind::Tokio, Arc::new(TokioTarget::new()) as _)
+        }
+    };
+    let mut targets = vec![(sut_kind, sut)];
+    match config.baseline {
+        Baseline::Tokio if sut_kind != TargetKind::Tokio => {
+            targets.push((TargetKind::Tokio, Arc::new(TokioTarget::new()) as _));
+        }
+        Baseline::Tokio => {
+            notes.push("the target is raw tokio itself: no separate baseline".into())
+        }
+        Baseline::None => {}
+    }
+    let (soft, hard) = nofile_limits();
+    let mut results = Vec::new();
+    for (kind, target) in targets {
+        metrics.begin(config.scenario.name(), target.name());
+        metrics.set_target(Some(target.clone()));
+        let ctx = Ctx {
+            target,
+            kind,
+            config,
+            metrics,
+            nofile_hard: hard,
+        };
+        let result = scenario::run(config.scenario, &ctx);
+        metrics.end();
+        results.push(result?);
+    }
+    let (primary, higher_is_better) = config.scenario.primary();
+    Ok(RunReport {
+        scenario: config.scenario.name().to_owned(),
+        seconds: config.seconds,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        nofile_limit: soft,
+        primary,
+        higher_is_better,
+        results,
+        notes,
+    })
+}

@@ -1,0 +1,230 @@
+//! The scenarios, each measured against one [`Target`] at a time; the engine runs the system
+//! under test and then the baseline.
+//!
+//! | scenario | load | headline figure |
+//! | --- | --- | --- |
+//! | `connection-storm` | ramp of connector loops: connect, echo 16 B, close with `SO_LINGER(0)` | connections/s over the hold window |
+//! | `hold` | N idle connections from several `127.0.0.x`, each echoing once before and after | server bytes per connection |
+//! | `echo-throughput` | C connections doing request/response of S bytes | requests/s |
+//! | `spawn-storm` | 1,000,000 processes that exit at once | spawns/s |
+//! | `ping-pong` | two processes exchanging a `u64` 1,000,000 times | round trips/s |
+//! | `idle-memory` | 100,000 processes blocked on receive | bytes per process |
+//! | `fan-in` | 100 senders × 10,000 messages to one process | messages/s |
+//! | `restart-storm` | a child that crashes at once, restarted by its supervisor | restarts/s |
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::engine::RunConfig;
+use crate::metrics::Metrics;
+use crate::report::TargetResult;
+use crate::target::{Target, TargetKind};
+
+mod connection_storm;
+mod echo_throughput;
+mod hold;
+mod process;
+
+/// A benchmark scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Ramp of connect → echo → close loops, then hold; sustained connections/s.
+    ConnectionStorm,
+    /// N concurrent idle connections; bytes per connection, and what kernel limit stopped it.
+    Hold,
+    /// C connections × S-byte request/response; requests/s, MB/s, p99.
+    EchoThroughput,
+    /// Spawn 1,000,000 processes that exit at once; spawns/s.
+    SpawnStorm,
+    /// Two processes exchange a u64 1,000,000 times; round trips/s.
+    PingPong,
+    /// 100,000 processes blocked on receive; bytes per process.
+    IdleMemory,
+    /// 100 senders × 10,000 messages to one process; messages/s.
+    FanIn,
+    /// A supervisor restarting a child that crashes at once; restarts/s.
+    RestartStorm,
+}
+
+impl Scenario {
+    /// Every scenario, in `list` order.
+    pub const ALL: [Scenario; 8] = [
+        Scenario::ConnectionStorm,
+        Scenario::Hold,
+        Scenario::EchoThroughput,
+        Scenario::SpawnStorm,
+        Scenario::PingPong,
+        Scenario::IdleMemory,
+        Scenario::FanIn,
+        Scenario::RestartStorm,
+    ];
+
+    /// The CLI name, e.g. `connection-storm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::ConnectionStorm => "connection-storm",
+            Scenario::Hold => "hold",
+            Scenario::EchoThroughput => "echo-throughput",
+            Scenario::SpawnStorm => "spawn-storm",
+            Scenario::PingPong => "ping-pong",
+            Scenario::IdleMemory => "idle-memory",
+            Scenario::FanIn => "fan-in",
+            Scenario::RestartStorm => "restart-storm",
+        }
+    }
+
+    /// Looks a scenario up by its CLI name.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// One line for `list`: what it does and which flags change it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scenario::ConnectionStorm => {
+                "ramp of connector loops (connect, echo 16 B, close with SO_LINGER(0)) over the \
+                 first 20%, then hold; sustained conn/s, latency p50/p99/max, peak concurrent, \
+                 errors [--concurrency loops=16, --sources, --server-process]"
+            }
+            Scenario::Hold => {
+                "open N idle connections from 127.0.0.x, check each still echoes after the hold; \
+                 server bytes/connection from RSS [--connections N=10000, --server-process]"
+            }
+            Scenario::EchoThroughput => {
+                "C connections doing request/response of S bytes; req/s, MB/s, p99 \
+                 [--connections C=64, --size S=64]"
+            }
+            Scenario::SpawnStorm => {
+                "spawn processes that exit at once, wait for all; spawns/s [--count 1000000]"
+            }
+            Scenario::PingPong => {
+                "two processes exchange a u64 over their mailboxes; round trips/s [--count 1000000]"
+            }
+            Scenario::IdleMemory => {
+                "processes blocked on receive; bytes/process from RSS [--count 100000]"
+            }
+            Scenario::FanIn => {
+                "senders × messages to one process; msgs/s [--concurrency senders=100, --count 10000]"
+            }
+            Scenario::RestartStorm => {
+                "a child that panics at once, restarted by its supervisor; restarts/s \
+                 [--count bound 10000000]"
+            }
+        }
+    }
+
+    /// The headline figure the ratio is computed on, and whether higher is better.
+    pub fn primary(self) -> (&'static str, bool) {
+        match self {
+            Scenario::ConnectionStorm => ("conns_per_s", true),
+            Scenario::Hold => ("server_bytes_per_conn", false),
+            Scenario::EchoThroughput => ("requests_per_s", true),
+            Scenario::SpawnStorm => ("spawns_per_s", true),
+            Scenario::PingPong => ("round_trips_per_s", true),
+            Scenario::IdleMemory => ("bytes_per_process", false),
+            Scenario::FanIn => ("msgs_per_s", true),
+            Scenario::RestartStorm => ("restarts_per_s", true),
+        }
+    }
+
+    /// Whether the scenario uses TCP (and so an echo server).
+    pub fn is_tcp(self) -> bool {
+        matches!(
+            self,
+            Scenario::ConnectionStorm | Scenario::Hold | Scenario::EchoThroughput
+        )
+    }
+}
+
+/// What a scenario needs to measure one target.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The target measured now.
+    pub target: Arc<dyn Target>,
+    /// Which kind it is (to start it in a child process).
+    pub kind: TargetKind,
+    /// The run's parameters.
+    pub config: &'a RunConfig,
+    /// Live figures.
+    pub metrics: &'a Arc<Metrics>,
+    /// RLIMIT_NOFILE hard limit.
+    pub nofile_hard: u64,
+}
+
+impl Ctx<'_> {
+    /// The scenario's duration.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.config.seconds.max(0.0))
+    }
+}
+
+/// Measures `ctx.target` in `scenario`.
+///
+/// # Errors
+///
+/// Setting up failed (runtime, server, child process); load errors are counted, not returned.
+pub fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult> {
+    match scenario {
+        Scenario::ConnectionStorm => connection_storm::run(ctx),
+        Scenario::Hold => hold::run(ctx),
+        Scenario::EchoThroughput => echo_throughput::run(ctx),
+        Scenario::SpawnStorm
+        | Scenario::PingPong
+        | Scenario::IdleMemory
+        | Scenario::FanIn
+        | Scenario::RestartStorm => process::run(scenario, ctx),
+    }
+}
+
+/// Runs the client side of a TCP scenario on its own OS thread with a current-thread tokio
+/// runtime, as the issue's layout asks (the server gets the other cores).
+fn on_client_thread<F, Fut, T>(f: F) -> io::Result<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+    T: Send + 'static,
+{
+    std::thread::Builder::new()
+        .name("client".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(rt.block_on(f()))
+        })?
+        .join()
+        .map_err(|_| io::Error::other("client thread panicked"))?
+}
+
+/// Counts an error by name in a shared map.
+fn count_error(errors: &std::sync::Mutex<std::collections::BTreeMap<String, u64>>, e: &io::Error) {
+    let mut map = errors.lock().unwrap_or_else(|p| p.into_inner());
+    *map.entry(crate::net::error_name(e)).or_default() += 1;
+}
+
+/// An `io::Error` of kind `TimedOut` naming what timed out.
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out"))
+}
+
+/// `deadline`, or now + `d` if that is later than `deadline` (grace for clean-up steps).
+fn at_least(deadline: Instant, d: Duration) -> Instant {
+    deadline.max(Instant::now() + d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_round_trips_through_its_name() {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::from_name(s.name()), Some(s));
+            let value = <Scenario as clap::ValueEnum>::to_possible_value(&s).unwrap();
+            assert_eq!(value.get_name(), s.name(), "clap name matches");
+        }
+        assert_eq!(Scenario::from_name("nope"), None);
+    }
+}

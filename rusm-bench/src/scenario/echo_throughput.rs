@@ -1,0 +1,127 @@
+//! `echo-throughput`: C connections each doing request/response of S bytes back to back.
+//!
+//! All connections are opened first; the measured window runs from when the last one echoed
+//! once until the deadline.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{count_error, on_client_thread, timed_out, Ctx};
+use crate::net;
+use crate::report::TargetResult;
+use crate::server::Server;
+use crate::stats;
+use crate::target::EchoServerOpts;
+
+/// Connections unless `--connections` says otherwise.
+pub(crate) const DEFAULT_CONNECTIONS: usize = 64;
+/// Request size unless `--size` says otherwise.
+pub(crate) const DEFAULT_SIZE: usize = 64;
+/// Upper bound on requests per connection: the time bound normally ends the loop first.
+const MAX_PER_CONN: u64 = 1_000_000_000;
+/// A request slower than this ends its connection with a timeout error.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
+    let size = ctx.config.size.unwrap_or(DEFAULT_SIZE).max(1);
+    let opts = EchoServerOpts {
+        // The server reads whole requests at once, as a real protocol handler would.
+        buf_size: EchoServerOpts::default().buf_size.max(size),
+        ..EchoServerOpts::default()
+    };
+    let server = if ctx.config.server_process {
+        Server::child_process(ctx.kind, &opts)?
+    } else {
+        Server::in_process(&ctx.target, &opts)?
+    };
+    ctx.metrics.set_alive_source(server.alive_source());
+    let conns = ctx.config.connections.unwrap_or(DEFAULT_CONNECTIONS).max(1);
+    let sources = ctx.config.sources;
+    let deadline = Instant::now() + ctx.duration();
+    let addr = server.addr();
+    let metrics = ctx.metrics.clone();
+    let errors = Arc::new(Mutex::new(BTreeMap::new()));
+    let errors2 = errors.clone();
+
+    let (opened, window) = on_client_thread(move || async move {
+        metrics.set_phase("opening");
+        let mut streams = Vec::with_capacity(conns);
+        for i in 0..conns {
+            let connect = net::connect_from(net::source_addr(i, sources), addr);
+            match tokio::time::timeout(IO_TIMEOUT, connect).await {
+                Ok(Ok(s)) => {
+                    metrics.conn_opened();
+                    streams.push(s);
+                }
+                Ok(Err(e)) => count_error(&errors2, &e),
+                Err(_) => count_error(&errors2, &timed_out("connect")),
+            }
+        }
+        let opened = streams.len();
+        metrics.restart_latency_total();
+        metrics.set_phase("measuring");
+        let ops_before = metrics.ops();
+        let t0 = Instant::now();
+        let tasks: Vec<_> = streams
+            .into_iter()
+            .map(|mut stream| {
+                let (metrics, errors) = (metrics.clone(), errors2.clone());
+                tokio::spawn(async move {
+                    let request = vec![0x5a_u8; size];
+                    let mut response = vec![0u8; size];
+                    let mut n = 0;
+                    while n < MAX_PER_CONN && Instant::now() < deadline {
+                        let t = Instant::now();
+                        let res = tokio::time::timeout(IO_TIMEOUT, async {
+                            stream.write_all(&request).await?;
+                            stream.read_exact(&mut response).await?;
+                            Ok::<_, io::Error>(())
+                        })
+                        .await
+                        .map_err(|_| timed_out("echo"))
+                        .and_then(|r| r);
+                        match res {
+                            Ok(()) => metrics.request_done(t.elapsed()),
+                            Err(e) => {
+                                metrics.error();
+                                count_error(&errors, &e);
+                                break;
+                            }
+                        }
+                        n += 1;
+                    }
+                    net::set_linger_zero(&stream);
+                    drop(stream);
+                    metrics.conn_closed();
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        (opened, (metrics.ops() - ops_before, t0.elapsed()))
+    })?;
+    drop(server);
+
+    let (requests, elapsed) = window;
+    let latency = ctx.metrics.latency_total().summary();
+    let req_per_s = stats::rate(requests, elapsed);
+    let mut r = TargetResult::new(ctx.target.name());
+    r.figure("requests_per_s", req_per_s, "req/s");
+    r.figure("mb_per_s", req_per_s * size as f64 / 1e6, "MB/s each way");
+    r.figure("latency_p50_us", latency.p50_us, "µs");
+    r.figure("latency_p99_us", latency.p99_us, "µs");
+    r.figure("latency_max_us", latency.max_us, "µs");
+    r.figure("connections", opened as f64, "conn");
+    r.figure("size", size as f64, "B");
+    r.errors = errors.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if opened < conns {
+        r.notes
+            .push(format!("only {opened} of {conns} connections opened"));
+    }
+    Ok(r)
+}

@@ -1,0 +1,200 @@
+//! The system under test, as the engine sees it.
+//!
+//! A [`Target`] is a runtime that can run an echo server and the core process scenarios. The
+//! engine owns the clock, the load, the tokio runtimes and the measurement; a target only
+//! starts servers and runs process programs on the tokio runtime it is polled on.
+//!
+//! | implementation | file | status |
+//! | --- | --- | --- |
+//! | [`TokioTarget`] | `target/raw_tokio.rs` | raw tokio: the baseline every scenario compares with |
+//! | `RusmTarget` | `target/rusm.rs` | not compiled in yet: the core runtime plugs in there |
+//!
+//! To add RUSM: make `rusm-bench` depend on `rusm`, uncomment `mod rusm;` below, implement
+//! [`Target`] in `target/rusm.rs`, and return it from [`TargetKind::build`] for
+//! [`TargetKind::Rusm`]. No scenario code changes.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod raw_tokio;
+// The RUSM target, added once `rusm` compiles: see the module docs above.
+// mod rusm;
+
+pub use self::raw_tokio::TokioTarget;
+
+/// A boxed, sendable future: what [`Target`] methods return, so the trait stays object safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Which runtime a scenario measures (`--target`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The RUSM runtime (`rusm` crate).
+    Rusm,
+    /// Raw tokio: the baseline.
+    Tokio,
+}
+
+impl TargetKind {
+    /// Builds the target, or says why it cannot be built in this binary.
+    ///
+    /// # Errors
+    ///
+    /// [`TargetKind::Rusm`] fails until the RUSM target is compiled in.
+    pub fn build(self) -> Result<Arc<dyn Target>, String> {
+        match self {
+            TargetKind::Tokio => Ok(Arc::new(TokioTarget::new())),
+            TargetKind::Rusm => Err("the RUSM target is not compiled into rusm-bench yet \
+                 (rusm-bench/src/target/rusm.rs)"
+                .to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TargetKind::Rusm => "rusm",
+            TargetKind::Tokio => "tokio",
+        })
+    }
+}
+
+/// How the engine wants an echo server configured; both targets must honour every field so that
+/// they run the same handler.
+#[derive(Debug, Clone)]
+pub struct EchoServerOpts {
+    /// Address to listen on; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// Listen backlog. `tokio::net::TcpListener::bind` uses 128, which makes opening 10k
+    /// connections take seconds, so the engine asks for ≥ 1024.
+    pub backlog: u32,
+    /// Size of the per-connection read buffer, allocated once per connection.
+    pub buf_size: usize,
+    /// Set `SO_REUSEPORT`, so several server processes can share the port.
+    pub reuse_port: bool,
+}
+
+impl Default for EchoServerOpts {
+    fn default() -> Self {
+        EchoServerOpts {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            backlog: 1024,
+            buf_size: 4096,
+            reuse_port: false,
+        }
+    }
+}
+
+/// Keeps an echo server running; dropping it stops accepting (live connections may end with the
+/// runtime the server runs on, which the engine shuts down right after).
+pub struct ServerGuard {
+    _inner: Box<dyn Any + Send>,
+}
+
+impl ServerGuard {
+    /// Wraps whatever keeps the server alive (a task handle that aborts on drop, a listener
+    /// handle, a shutdown sender, …).
+    pub fn new<T: Send + 'static>(inner: T) -> Self {
+        ServerGuard {
+            _inner: Box::new(inner),
+        }
+    }
+}
+
+impl fmt::Debug for ServerGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerGuard").finish_non_exhaustive()
+    }
+}
+
+/// Bounds of one process scenario: a count and a deadline; whichever comes first ends it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessRun {
+    /// How many units to do: spawns, round trips, idle processes, messages per sender, restarts.
+    pub count: u64,
+    /// For `fan-in`: how many senders (each sends `count` messages).
+    pub senders: u64,
+    /// Stop starting new work after this instant.
+    pub deadline: Instant,
+}
+
+/// What a process scenario did: the engine turns it into a rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcessOutcome {
+    /// Units completed (spawned-and-exited, round trips, messages received, restarts).
+    pub done: u64,
+    /// Time from the first unit started to the last completed.
+    pub elapsed: Duration,
+}
+
+/// Idle processes kept alive for a memory measurement; see [`Target::idle_processes`].
+pub trait IdleSet: Send + fmt::Debug {
+    /// How many processes are alive and blocked on receive.
+    fn len(&self) -> usize;
+
+    /// Whether the set is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Wakes every process (closes its mailbox or sends it a stop message) and resolves once
+    /// all have exited.
+    fn release(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// A runtime under test. The engine polls every future on a tokio runtime it built (a 2-worker
+/// multi-thread runtime for servers, one worker per core for process scenarios), so a target
+/// spawns onto the ambient runtime with `tokio::spawn` or its own equivalent.
+pub trait Target: Send + Sync + fmt::Debug {
+    /// Short name printed in reports: `"rusm"` or `"tokio"`.
+    fn name(&self) -> &'static str;
+
+    /// Binds a listener as `opts` says and serves an echo handler on every accepted connection
+    /// (read up to `buf_size` bytes, write them back, until EOF or error). Resolves once the
+    /// listener accepts connections.
+    fn start_echo_server<'a>(
+        &'a self,
+        opts: &'a EchoServerOpts,
+    ) -> BoxFuture<'a, io::Result<(SocketAddr, ServerGuard)>>;
+
+    /// `spawn-storm`: spawns `run.count` processes that exit at once and waits until all have
+    /// exited.
+    fn spawn_storm(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome>;
+
+    /// `ping-pong`: two processes exchange a `u64` `run.count` times (one round trip = there and
+    /// back) through their mailboxes.
+    fn ping_pong(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome>;
+
+    /// `idle-memory`: spawns `run.count` processes blocked on receive and resolves once every
+    /// one of them is parked; the engine reads RSS before and after, then releases them.
+    fn idle_processes(&self, run: ProcessRun) -> BoxFuture<'_, Box<dyn IdleSet>>;
+
+    /// `fan-in`: `run.senders` processes each send `run.count` messages to one receiver;
+    /// `done` counts messages the receiver got.
+    fn fan_in(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome>;
+
+    /// `restart-storm`: a child that crashes at once, restarted by its supervisor (for RUSM, a
+    /// `one_for_one` supervisor with an intensity high enough not to give up) until the
+    /// deadline or `run.count` restarts; `done` counts restarts. The engine silences the panic
+    /// hook meanwhile.
+    fn restart_storm(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome>;
+
+    /// Processes alive now, for the dashboard; `None` lets the engine use tokio's own count
+    /// of alive tasks.
+    fn alive_processes(&self) -> Option<u64> {
+        None
+    }
+
+    /// The live supervision tree as JSON (`{"name", "restarts", "children": [...]}`), for the
+    /// dashboard; `None` when the target has no tree.
+    fn tree_json(&self) -> Option<String> {
+        None
+    }
+}

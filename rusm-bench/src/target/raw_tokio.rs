@@ -1,0 +1,285 @@
+//! Raw tokio, the baseline: what a careful tokio user writes by hand.
+//!
+//! The echo server is a `TcpListener` bound through socket2 (so the backlog is the engine's,
+//! not tokio's 128) and one `tokio::spawn`ed echo loop per connection. Process scenarios use a
+//! task for a process and `tokio::sync::mpsc::unbounded_channel` for a mailbox. Nothing here
+//! counts or instruments: the engine measures from outside.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use super::{BoxFuture, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun, ServerGuard, Target};
+use crate::net;
+
+/// How often the load loops look at the clock: often enough to stop within milliseconds of the
+/// deadline, rarely enough that `Instant::now` costs nothing.
+const CLOCK_EVERY: u64 = 1024;
+
+/// The raw tokio target.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioTarget;
+
+impl TokioTarget {
+    /// Creates the target.
+    pub fn new() -> Self {
+        TokioTarget
+    }
+}
+
+/// Aborts the accept loop when the engine drops the server.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, buf_size: usize) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                tokio::spawn(echo(stream, buf_size));
+            }
+            // Out of fds, or a connection reset before accept: keep serving the others, as a
+            // production server would; the client side counts what failed.
+            Err(e) if net::is_transient_accept_error(&e) => {
+                tokio::time::sleep(net::ACCEPT_BACKOFF).await;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+async fn echo(mut stream: TcpStream, buf_size: usize) {
+    let mut buf = vec![0u8; buf_size];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Idle tasks, each blocked on its own unbounded channel.
+#[derive(Debug)]
+struct IdleTasks {
+    senders: Vec<mpsc::UnboundedSender<u64>>,
+    exited: Arc<Countdown>,
+}
+
+impl IdleSet for IdleTasks {
+    fn len(&self) -> usize {
+        self.senders.len()
+    }
+
+    fn release(self: Box<Self>) -> BoxFuture<'static, ()> {
+        let IdleTasks { senders, exited } = *self;
+        // Dropping the senders closes every mailbox: each task's `recv` returns `None`.
+        drop(senders);
+        Box::pin(async move { exited.wait().await })
+    }
+}
+
+/// Resolves [`Countdown::wait`] once `count_down` was called as often as the start value.
+#[derive(Debug)]
+struct Countdown {
+    left: AtomicU64,
+    zero: Notify,
+}
+
+impl Countdown {
+    fn new(n: u64) -> Arc<Self> {
+        Arc::new(Countdown {
+            left: AtomicU64::new(n),
+            zero: Notify::new(),
+        })
+    }
+
+    fn count_down(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // `notify_one` stores a permit when nobody waits yet.
+            self.zero.notify_one();
+        }
+    }
+
+    /// Lowers the start value for work that was never started (the deadline came first).
+    fn forget(&self, n: u64) {
+        if n > 0 && self.left.fetch_sub(n, Ordering::AcqRel) == n {
+            self.zero.notify_one();
+        }
+    }
+
+    async fn wait(&self) {
+        if self.left.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        self.zero.notified().await;
+    }
+}
+
+impl Target for TokioTarget {
+    fn name(&self) -> &'static str {
+        "tokio"
+    }
+
+    fn start_echo_server<'a>(
+        &'a self,
+        opts: &'a EchoServerOpts,
+    ) -> BoxFuture<'a, io::Result<(SocketAddr, ServerGuard)>> {
+        Box::pin(async move {
+            let listener = net::bind_listener(opts)?;
+            let addr = listener.local_addr()?;
+            let task = tokio::spawn(accept_loop(listener, opts.buf_size));
+            Ok((addr, ServerGuard::new(AbortOnDrop(task))))
+        })
+    }
+
+    fn spawn_storm(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let start = Instant::now();
+            let exited = Countdown::new(run.count);
+            let mut spawned = 0;
+            while spawned < run.count {
+                if spawned % CLOCK_EVERY == 0 && Instant::now() >= run.deadline {
+                    break;
+                }
+                let exited = exited.clone();
+                drop(tokio::spawn(async move { exited.count_down() }));
+                spawned += 1;
+            }
+            exited.forget(run.count - spawned);
+            exited.wait().await;
+            ProcessOutcome {
+                done: spawned,
+                elapsed: start.elapsed(),
+            }
+        })
+    }
+
+    fn ping_pong(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let (to_pong, mut pong_rx) = mpsc::unbounded_channel::<u64>();
+            let (to_ping, mut ping_rx) = mpsc::unbounded_channel::<u64>();
+            let start = Instant::now();
+            let pong = tokio::spawn(async move {
+                while let Some(n) = pong_rx.recv().await {
+                    if to_ping.send(n + 1).is_err() {
+                        break;
+                    }
+                }
+            });
+            let ping = tokio::spawn(async move {
+                let mut done = 0;
+                while done < run.count {
+                    if done % CLOCK_EVERY == 0 && Instant::now() >= run.deadline {
+                        break;
+                    }
+                    if to_pong.send(done).is_err() {
+                        break;
+                    }
+                    match ping_rx.recv().await {
+                        Some(_) => done += 1,
+                        None => break,
+                    }
+                }
+                done
+            });
+            let done = ping.await.unwrap_or(0);
+            let elapsed = start.elapsed();
+            let _ = pong.await;
+            ProcessOutcome { done, elapsed }
+        })
+    }
+
+    fn idle_processes(&self, run: ProcessRun) -> BoxFuture<'_, Box<dyn IdleSet>> {
+        Box::pin(async move {
+            let parked = Countdown::new(run.count);
+            let exited = Countdown::new(run.count);
+            let mut senders = Vec::with_capacity(run.count as usize);
+            for i in 0..run.count {
+                if i % CLOCK_EVERY == 0 && Instant::now() >= run.deadline {
+                    parked.forget(run.count - i);
+                    exited.forget(run.count - i);
+                    break;
+                }
+                let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
+                let (parked, exited) = (parked.clone(), exited.clone());
+                drop(tokio::spawn(async move {
+                    parked.count_down();
+                    while rx.recv().await.is_some() {}
+                    exited.count_down();
+                }));
+                senders.push(tx);
+            }
+            parked.wait().await;
+            Box::new(IdleTasks { senders, exited }) as Box<dyn IdleSet>
+        })
+    }
+
+    fn fan_in(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
+            let start = Instant::now();
+            for _ in 0..run.senders {
+                let tx = tx.clone();
+                drop(tokio::spawn(async move {
+                    for i in 0..run.count {
+                        if i % CLOCK_EVERY == 0 && Instant::now() >= run.deadline {
+                            break;
+                        }
+                        if tx.send(i).is_err() {
+                            break;
+                        }
+                    }
+                }));
+            }
+            drop(tx);
+            let receiver = tokio::spawn(async move {
+                let mut done = 0;
+                // Ends when every sender has finished and dropped its handle.
+                while rx.recv().await.is_some() {
+                    done += 1;
+                }
+                done
+            });
+            let done = receiver.await.unwrap_or(0);
+            ProcessOutcome {
+                done,
+                elapsed: start.elapsed(),
+            }
+        })
+    }
+
+    fn restart_storm(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let start = Instant::now();
+            let mut done = 0;
+            // The hand-written "supervisor": await the child's JoinHandle, see the panic, start
+            // it again.
+            while done < run.count && Instant::now() < run.deadline {
+                let child = tokio::spawn(async { panic!("restart-storm: child crashes on start") });
+                match child.await {
+                    Err(e) if e.is_panic() => done += 1,
+                    _ => break,
+                }
+            }
+            ProcessOutcome {
+                done,
+                elapsed: start.elapsed(),
+            }
+        })
+    }
+}
