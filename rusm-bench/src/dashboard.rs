@@ -7,6 +7,7 @@
 //! | `POST /run?scenario=…&seconds=…[&target=rusm\|tokio][&baseline=tokio\|none]` | starts a scenario |
 //! | `GET /report` | the last finished run as JSON (`null` before) |
 //! | `GET /tree` | the supervision tree of the runtime under test, as JSON |
+//! | `GET /hold?ms=N` | an empty image sent after N ms (≤ 10 s): `/?hold=N` uses it to delay the page's load event, so headless `--dump-dom` snapshots live data |
 //!
 //! The tree comes from the target being measured ([`Target::tree_json`](crate::Target)) while a
 //! scenario runs, and from the [`TreeProvider`] otherwise. The RUSM runtime will provide
@@ -35,6 +36,9 @@ use crate::target::TargetKind;
 
 /// The page, compiled into the binary.
 const PAGE: &str = include_str!("dashboard/page.html");
+
+/// Longest delay `GET /hold` grants.
+const MAX_HOLD: Duration = Duration::from_secs(10);
 
 /// Longest scenario the page may start.
 const MAX_SECONDS: f64 = 600.0;
@@ -94,6 +98,7 @@ impl Dashboard {
             .route("/run", post(start_run))
             .route("/report", get(report))
             .route("/tree", get(tree_json))
+            .route("/hold", get(hold))
             .with_state(state);
         Ok(Dashboard { listener, router })
     }
@@ -194,6 +199,21 @@ async fn start_run(State(state): State<AppState>, Query(q): Query<RunQuery>) -> 
             (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
         }
     }
+}
+
+/// Query of `GET /hold`.
+#[derive(Debug, Deserialize)]
+struct HoldQuery {
+    ms: u64,
+}
+
+async fn hold(Query(q): Query<HoldQuery>) -> Response {
+    tokio::time::sleep(Duration::from_millis(q.ms).min(MAX_HOLD)).await;
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>"#,
+    )
+        .into_response()
 }
 
 fn json(body: String) -> Response {
