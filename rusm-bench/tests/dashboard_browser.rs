@@ -1,8 +1,8 @@
-// Ensures the dashboard works in a real browser: while a short connection-storm runs, headless
-// Chromium loads the page, its charts receive samples over server-sent events (with a nonzero
-// connection rate), and the tree panel renders the supervision tree from `/tree`.
-//
-// Skips, saying why, only where no Chromium is installed (`apt-get install chromium`).
+//! Ensures the dashboard works in a real browser: while a short connection-storm runs, headless
+//! Chromium loads the page, its charts receive samples over server-sent events (with a nonzero
+//! connection rate), and the tree panel renders the supervision tree from `/tree`.
+//!
+//! Skips, saying why, only where no Chromium is installed (`apt-get install chromium`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
