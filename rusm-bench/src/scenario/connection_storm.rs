@@ -126,22 +126,30 @@ async fn one_connection(
     metrics: &Metrics,
 ) -> io::Result<Duration> {
     let t0 = Instant::now();
-    let mut stream = tokio::time::timeout(IO_TIMEOUT, net::connect_from(source, addr))
-        .await
-        .map_err(|_| timed_out("connect"))??;
-    metrics.conn_opened();
-    let echoed = tokio::time::timeout(IO_TIMEOUT, async {
-        stream.write_all(&MESSAGE).await?;
-        let mut buf = [0u8; MESSAGE.len()];
-        stream.read_exact(&mut buf).await?;
-        Ok::<_, io::Error>(())
+    // One timer per connection covers connect and echo: the client thread is the scarce
+    // resource.
+    let mut open = false;
+    let res = tokio::time::timeout(IO_TIMEOUT, async {
+        let mut stream = net::connect_from(source, addr).await?;
+        metrics.conn_opened();
+        open = true;
+        let echoed = async {
+            stream.write_all(&MESSAGE).await?;
+            let mut buf = [0u8; MESSAGE.len()];
+            stream.read_exact(&mut buf).await
+        }
+        .await;
+        let latency = t0.elapsed();
+        net::set_linger_zero(&stream);
+        drop(stream);
+        metrics.conn_closed();
+        open = false;
+        echoed.map(|_| latency)
     })
-    .await
-    .map_err(|_| timed_out("echo"))
-    .and_then(|r| r);
-    let latency = t0.elapsed();
-    net::set_linger_zero(&stream);
-    drop(stream);
-    metrics.conn_closed();
-    echoed.map(|()| latency)
+    .await;
+    if open {
+        // Timed out between connect and close: the stream was dropped with the future.
+        metrics.conn_closed();
+    }
+    res.map_err(|_| timed_out("connect or echo"))?
 }
