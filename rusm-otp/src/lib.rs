@@ -59,6 +59,6 @@ pub use process::{current_pid, Addr, Ctx, Msg, Pid, ProcessHandle};
 pub use runtime::Runtime;
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,
-    DynamicSupervisorSpec, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
+    DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
     SupervisorSpec,
 };

@@ -64,7 +64,8 @@ use strategy::RestartWindow;
 
 pub use dynamic::{DynamicSupervisorRef, DynamicSupervisorSpec};
 pub use spec::{
-    Backoff, ChildSpec, ChildType, Restart, Shutdown, Started, Starter, DEFAULT_WORKER_SHUTDOWN,
+    Backoff, ChildSpec, ChildType, InitAck, Restart, Shutdown, Started, Starter,
+    DEFAULT_WORKER_SHUTDOWN,
 };
 pub use strategy::{AutoShutdown, Strategy, DEFAULT_INTENSITY, DEFAULT_PERIOD};
 

@@ -152,11 +152,60 @@ impl Starter {
         spawn_with(&self.rt, opts, f).map_err(StartError::Register)
     }
 
+    /// Spawns the child like [`spawn`](Self::spawn) and waits until its body calls
+    /// [`InitAck::ok`] (as `proc_lib:start_link` waits for `init_ack`): the supervisor starts
+    /// the next child only then. If the body calls [`InitAck::fail`], or exits or panics
+    /// first, the start fails with that reason.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Register`] when the name is taken; [`StartError::Failed`] when the child
+    /// failed its init.
+    pub async fn spawn_init<M, F, Fut>(&self, f: F) -> Result<Addr<M>, StartError>
+    where
+        M: Send + 'static,
+        F: FnOnce(Ctx<M>, InitAck) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let addr = self.spawn(move |ctx| f(ctx, InitAck { tx }))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(addr),
+            Ok(Err(reason)) => {
+                // The child reported failure; it is ending, and its EXIT is ignored by the
+                // supervisor, which never recorded it.
+                addr.exit(crate::ExitReason::Shutdown(None));
+                addr.wait().await;
+                Err(StartError::Failed(reason))
+            }
+            Err(_) => Err(StartError::Failed(addr.wait().await)),
+        }
+    }
+
     /// The runtime.
     pub fn runtime(&self) -> crate::Runtime {
         crate::Runtime {
             inner: self.rt.clone(),
         }
+    }
+}
+
+/// Given to a child started with [`Starter::spawn_init`]: report the end of its init.
+#[derive(Debug)]
+pub struct InitAck {
+    tx: tokio::sync::oneshot::Sender<Result<(), crate::ExitReason>>,
+}
+
+impl InitAck {
+    /// Init succeeded: the supervisor may go on.
+    pub fn ok(self) {
+        let _ = self.tx.send(Ok(()));
+    }
+
+    /// Init failed with `reason`: the start fails; the child should then return.
+    pub fn fail(self, reason: crate::ExitReason) {
+        let _ = self.tx.send(Err(reason));
     }
 }
 
@@ -249,6 +298,60 @@ impl ChildSpec {
         Self::from_start(id, ChildType::Worker, move |starter: Starter| {
             let body = body.clone();
             async move { starter.spawn(move |ctx| body(ctx)).map(Started::from) }
+        })
+    }
+
+    /// A worker that runs `init` in its new process before the supervisor goes on to the next
+    /// child (a `gen_server`'s `init/1`), then `body` with init's result. An `Err` from init
+    /// fails the start with that error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use rusm_otp::{ChildSpec, Ctx};
+    /// let spec = ChildSpec::worker_with_init(
+    ///     "config",
+    ///     || async { std::env::var("HOME").map_err(|e| e.to_string()) },
+    ///     |mut ctx: Ctx<()>, home: String| async move {
+    ///         let _ = home;
+    ///         ctx.recv().await;
+    ///     },
+    /// );
+    /// # let _ = spec;
+    /// ```
+    pub fn worker_with_init<M, S, E, I, IFut, F, Fut>(id: impl Into<Arc<str>>, init: I, body: F) -> Self
+    where
+        M: Send + 'static,
+        S: Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+        I: Fn() -> IFut + Send + Sync + 'static,
+        IFut: Future<Output = Result<S, E>> + Send + 'static,
+        F: Fn(Ctx<M>, S) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let init = Arc::new(init);
+        let body = Arc::new(body);
+        Self::from_start(id, ChildType::Worker, move |starter: Starter| {
+            let (init, body) = (init.clone(), body.clone());
+            async move {
+                starter
+                    .spawn_init(move |ctx: Ctx<M>, ack: InitAck| async move {
+                        match init().await {
+                            Ok(state) => {
+                                ack.ok();
+                                body(ctx, state).await.into_exit_reason()
+                            }
+                            Err(e) => {
+                                let reason = crate::ExitReason::error(e);
+                                ack.fail(reason.clone());
+                                reason
+                            }
+                        }
+                    })
+                    .await
+                    .map(Started::from)
+            }
         })
     }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusm_otp::{Addr, ChildSpec, Ctx, ExitReason, Msg, Pid};
+use rusm_otp::{Addr, ChildSpec, ChildType, Ctx, ExitReason, InitAck, Msg, Pid, Started, Starter};
 use tokio::sync::mpsc;
 
 /// Awaits `f`, failing the test with `what` if it takes more than 10 s.
@@ -103,11 +103,20 @@ impl EventRx {
 
 /// The body of a worker: reports its start, then obeys commands. With `trap`, it traps exits
 /// and reports its stop (so tests see shutdown order).
-pub async fn worker_body(id: String, ev: Events, trap: bool, mut ctx: Ctx<Cmd>) -> ExitReason {
+pub async fn worker_body(
+    id: String,
+    ev: Events,
+    trap: bool,
+    mut ctx: Ctx<Cmd>,
+    ack: Option<InitAck>,
+) -> ExitReason {
     if trap {
         ctx.trap_exit(true);
     }
     ev.send(Event::Started(id.clone(), ctx.myself()));
+    if let Some(ack) = ack {
+        ack.ok();
+    }
     loop {
         match ctx.recv().await {
             Msg::User(Cmd::Exit(r)) => return r,
@@ -121,16 +130,28 @@ pub async fn worker_body(id: String, ev: Events, trap: bool, mut ctx: Ctx<Cmd>) 
     }
 }
 
-/// A worker child spec (see [`worker_body`]).
+/// A worker child spec (see [`worker_body`]); its start returns once it reported its start,
+/// so children report in start order.
 pub fn worker(id: &str, ev: &Events) -> ChildSpec {
-    let (id2, ev) = (id.to_string(), ev.clone());
-    ChildSpec::worker(id, move |ctx: Ctx<Cmd>| worker_body(id2.clone(), ev.clone(), false, ctx))
+    spec_of(id, ev, false)
 }
 
 /// A worker that traps exits and reports its stop.
 pub fn trapping_worker(id: &str, ev: &Events) -> ChildSpec {
+    spec_of(id, ev, true)
+}
+
+fn spec_of(id: &str, ev: &Events, trap: bool) -> ChildSpec {
     let (id2, ev) = (id.to_string(), ev.clone());
-    ChildSpec::worker(id, move |ctx: Ctx<Cmd>| worker_body(id2.clone(), ev.clone(), true, ctx))
+    ChildSpec::from_start(id, ChildType::Worker, move |starter: Starter| {
+        let (id, ev) = (id2.clone(), ev.clone());
+        async move {
+            starter
+                .spawn_init(move |ctx: Ctx<Cmd>, ack| worker_body(id, ev, trap, ctx, Some(ack)))
+                .await
+                .map(Started::from)
+        }
+    })
 }
 
 /// A process that never yields to exit signals: it traps exits and ignores them.
