@@ -48,6 +48,7 @@ pub mod process;
 mod registry;
 mod runtime;
 pub mod supervisor;
+mod tcp;
 
 pub use call::{ReplyTo, TimerRef, DEFAULT_CALL_TIMEOUT};
 pub use error::{CallError, LinkError, RegisterError, SendError, StartError, SupervisorError};
@@ -57,6 +58,8 @@ pub use link::ExitSignal;
 pub use monitor::{Down, MonitorRef};
 pub use process::{current_pid, Addr, Ctx, Msg, Pid, ProcessHandle};
 pub use runtime::Runtime;
+pub use tcp::{connect, ListenerConfig};
+pub use tokio::net::TcpStream;
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,

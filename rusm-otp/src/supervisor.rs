@@ -43,7 +43,7 @@
 //! });
 //! ```
 
-mod dynamic;
+pub(crate) mod dynamic;
 mod spec;
 mod strategy;
 

@@ -168,6 +168,7 @@ impl DynamicSupervisorRef {
     pub(crate) fn start_temporary<M, F, Fut>(
         &self,
         detail: Option<Arc<str>>,
+        shutdown: Shutdown,
         f: F,
     ) -> Option<Addr<M>>
     where
@@ -193,7 +194,7 @@ impl DynamicSupervisorRef {
             spec: None,
             restart: Restart::Temporary,
             child_type: ChildType::Worker,
-            shutdown: Shutdown::Timeout(Duration::from_secs(5)),
+            shutdown,
             significant: false,
             state: ChildState::Stopped,
             restarts: 0,

@@ -1,0 +1,315 @@
+//! TCP: [`Runtime::listen`] runs a supervised acceptor pool that gives every accepted
+//! connection its own process; [`connect`] opens an outbound connection.
+//!
+//! The listener is a supervision subtree shaped like ranch's:
+//!
+//! ```text
+//! listener (rest_for_one)
+//! ├── connections (dynamic)        started first; one temporary process per connection
+//! └── acceptors (one_for_one)      intensity 1 + ceil(log2 N), as ranch
+//!     └── acceptor × N             accept → start a connection process → loop
+//! ```
+//!
+//! The listening socket is owned above the acceptors, so an acceptor crash (restarted by the
+//! acceptors supervisor) closes neither the socket nor any connection. A connection process
+//! that panics, errors, stalls or is killed ends alone: it is a temporary child.
+//!
+//! **Max connections** is listener-wide and exact: it counts connection processes alive.
+//! At the limit the acceptors stop accepting and new clients wait in the kernel's backlog
+//! until a connection ends — backpressure, never accept-then-close.
+//!
+//! **Accept errors** (see `accept_error_class`): out of file descriptors or memory
+//! (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) back off 100 ms and warn at most once a second;
+//! errors of one pending connection (`ECONNABORTED` and the other accept(2) network errors)
+//! are retried at once; a dead listening socket ends the acceptor for its supervisor to decide.
+
+mod acceptor;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::exit::IntoExitReason;
+use crate::process::{Ctx, ProcessHandle};
+use crate::runtime::Runtime;
+use crate::supervisor::dynamic::start_dynamic;
+use crate::supervisor::{
+    ChildSpec, ChildType, DynamicSupervisorRef, DynamicSupervisorSpec, Shutdown, Started,
+    Starter, Strategy, SupervisorSpec,
+};
+
+
+/// Listener options. Defaults: 2 acceptors, 16,384 max connections, backlog 1024,
+/// `TCP_NODELAY` on, `SO_REUSEADDR` on, no `SO_REUSEPORT`, normal close, 5 s drain.
+///
+/// Two acceptors (not ranch's 10): tokio wakes every task waiting on one listener for each
+/// connection, so more acceptors on one socket only add wake-ups.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// Address to bind, `HOST:PORT`; port 0 picks a free port.
+    pub addr: String,
+    /// Number of acceptor processes.
+    pub acceptors: usize,
+    /// Connection processes alive at most.
+    pub max_connections: usize,
+    /// The listen backlog (`listen(2)`).
+    pub backlog: u32,
+    /// `TCP_NODELAY` on accepted sockets.
+    pub nodelay: bool,
+    /// Close accepted sockets with a reset (`SO_LINGER` 0: no TIME_WAIT, unsent data dropped).
+    pub close_with_reset: bool,
+    /// `SO_REUSEPORT`, so several OS processes can share the port.
+    pub reuse_port: bool,
+    /// How long connections get to finish when the listener stops.
+    pub drain_timeout: Duration,
+}
+
+impl ListenerConfig {
+    /// Defaults for `addr`.
+    pub fn new(addr: impl Into<String>) -> Self {
+        ListenerConfig {
+            addr: addr.into(),
+            acceptors: 2,
+            max_connections: 16_384,
+            backlog: 1024,
+            nodelay: true,
+            close_with_reset: false,
+            reuse_port: false,
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the number of acceptors.
+    pub fn acceptors(mut self, n: usize) -> Self {
+        self.acceptors = n;
+        self
+    }
+
+    /// Sets max connections.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Sets the listen backlog.
+    pub fn backlog(mut self, n: u32) -> Self {
+        self.backlog = n;
+        self
+    }
+
+    /// Sets `TCP_NODELAY`.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
+        self
+    }
+
+    /// Close accepted sockets with a reset.
+    pub fn close_with_reset(mut self, on: bool) -> Self {
+        self.close_with_reset = on;
+        self
+    }
+
+    /// Sets `SO_REUSEPORT`.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// Sets the drain timeout.
+    pub fn drain_timeout(mut self, d: Duration) -> Self {
+        self.drain_timeout = d;
+        self
+    }
+
+    fn validate(&self) -> io::Result<()> {
+        let bad = |m: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, m.to_string()));
+        if self.acceptors == 0 || self.acceptors > 1024 {
+            return bad("acceptors must be between 1 and 1024");
+        }
+        if self.max_connections == 0 || self.max_connections > Semaphore::MAX_PERMITS {
+            return bad("max_connections must be at least 1");
+        }
+        if self.backlog == 0 {
+            return bad("backlog must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Binds a listening socket with the config's options.
+pub(crate) fn bind(config: &ListenerConfig) -> io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let addr = config
+        .addr
+        .to_socket_addrs()
+        .map_err(|e| io::Error::new(e.kind(), format!("bad address `{}`: {e}", config.addr)))?
+        .next()
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("address `{}` resolves to nothing", config.addr),
+            )
+        })?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if config.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    socket.listen(config.backlog.min(i32::MAX as u32) as i32)?;
+    TcpListener::from_std(socket.into())
+}
+
+pub(crate) struct Shared<H> {
+    pub(crate) listener: Arc<TcpListener>,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) conns: Mutex<Option<DynamicSupervisorRef>>,
+    pub(crate) handler: H,
+    pub(crate) config: ListenerConfig,
+}
+
+impl Runtime {
+    /// Listens on `addr` with the default [`ListenerConfig`]; every accepted connection runs
+    /// `handler(ctx, stream)` in its own process. Returns the bound address and the listener's
+    /// handle: killing it stops listening at once.
+    ///
+    /// # Errors
+    ///
+    /// A bad address, a port in use, a privileged port: the `io::Error`, naming the address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::Runtime;
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let (addr, listener) = rt
+    ///         .listen("127.0.0.1:0", |_ctx, mut stream| async move {
+    ///             let mut buf = [0u8; 64];
+    ///             let n = stream.read(&mut buf).await?;
+    ///             stream.write_all(&buf[..n]).await
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     let mut c = rusm_otp::connect(addr).await.unwrap();
+    ///     c.write_all(b"ping").await.unwrap();
+    ///     let mut out = [0u8; 4];
+    ///     c.read_exact(&mut out).await.unwrap();
+    ///     assert_eq!(&out, b"ping");
+    ///     listener.kill();
+    /// });
+    /// ```
+    pub async fn listen<H, Fut>(&self, addr: &str, handler: H) -> io::Result<(SocketAddr, ProcessHandle)>
+    where
+        H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        self.listen_with(ListenerConfig::new(addr), handler).await
+    }
+
+    /// Listens with explicit options. See [`listen`](Self::listen).
+    ///
+    /// # Errors
+    ///
+    /// As [`listen`](Self::listen), and `InvalidInput` for zero acceptors, max connections or
+    /// backlog.
+    pub async fn listen_with<H, Fut>(
+        &self,
+        config: ListenerConfig,
+        handler: H,
+    ) -> io::Result<(SocketAddr, ProcessHandle)>
+    where
+        H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        config.validate()?;
+        let listener = Arc::new(bind(&config)?);
+        let local = listener.local_addr()?;
+        let spec = listener_spec(listener.clone(), config, handler);
+        let sup = self
+            .start_supervisor(spec)
+            .await
+            .map_err(|e| io::Error::other(format!("listener failed to start: {e}")))?;
+        tracing::info!(addr = %local, pid = %sup.pid(), "listening");
+        let handle = (*sup).clone();
+        // Stop listening the moment the listener ends, even if an acceptor is slow to drop
+        // its reference: shutdown(2) wakes every poller and refuses new connections.
+        let watched = handle.clone();
+        self.inner.handle.spawn(async move {
+            watched.wait().await;
+            let _ = socket2::SockRef::from(&*listener).shutdown(std::net::Shutdown::Both);
+        });
+        Ok((local, handle))
+    }
+}
+
+/// The listener's supervisor spec: `rest_for_one [connections, acceptors]`.
+fn listener_spec<H, Fut>(listener: Arc<TcpListener>, config: ListenerConfig, handler: H) -> SupervisorSpec
+where
+    H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    let n = config.acceptors;
+    let shared = Arc::new(Shared {
+        listener,
+        slots: Arc::new(Semaphore::new(config.max_connections)),
+        conns: Mutex::new(None),
+        handler,
+        config,
+    });
+    let conns_shared = shared.clone();
+    let conns = ChildSpec::from_start("connections", ChildType::Supervisor, move |s: Starter| {
+        let shared = conns_shared.clone();
+        async move {
+            let sup = start_dynamic(
+                &s.rt,
+                Some(s.parent.clone()),
+                DynamicSupervisorSpec::new(),
+            )
+            .await?;
+            *shared.conns.lock().unwrap_or_else(|p| p.into_inner()) = Some(sup.clone());
+            Ok(Started::from(sup))
+        }
+    })
+    .shutdown(Shutdown::Infinity);
+    // ranch_acceptors_sup: intensity 1 + ceil(log2 N) in 5 s, acceptors brutal_kill.
+    let intensity = 1 + (usize::BITS - (n.max(1) - 1).leading_zeros());
+    let mut acceptors = SupervisorSpec::new(Strategy::OneForOne).intensity(intensity, Duration::from_secs(5));
+    for i in 0..n {
+        let shared = shared.clone();
+        acceptors = acceptors.child(
+            ChildSpec::worker(format!("acceptor-{i}"), move |ctx: Ctx<()>| {
+                acceptor::run(ctx, shared.clone())
+            })
+            .shutdown(Shutdown::BrutalKill),
+        );
+    }
+    SupervisorSpec::new(Strategy::RestForOne)
+        .child(conns)
+        .child(ChildSpec::supervisor("acceptors", acceptors))
+}
+
+/// Opens a TCP connection (an outbound socket for a process to own).
+///
+/// # Errors
+///
+/// The `io::Error` of the connect, e.g. `ConnectionRefused`.
+pub async fn connect(addr: impl tokio::net::ToSocketAddrs) -> io::Result<TcpStream> {
+    TcpStream::connect(addr).await
+}

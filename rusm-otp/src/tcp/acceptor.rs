@@ -1,0 +1,132 @@
+//! Accepts connections and gives each one its own process under the connections supervisor.
+//! Mirrors `ranch_acceptor`: out of file descriptors → back off, don't crash (a crash loop
+//! escalates); one pending connection's error → retry at once; listener dead → exit.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+
+use crate::exit::{ExitReason, IntoExitReason};
+use crate::process::Ctx;
+use crate::supervisor::Shutdown;
+use crate::tcp::Shared;
+
+/// ranch and Thousand Island sleep 100 ms on EMFILE.
+const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
+/// At most one warning per interval while a shortage lasts.
+const WARN_INTERVAL: Duration = Duration::from_secs(1);
+/// Unknown errors in a row before the acceptor exits for its supervisor to decide.
+const MAX_UNKNOWN: u32 = 10;
+
+/// What an accept error means (RELIABILITY accept-error table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AcceptErrorClass {
+    /// Only this pending connection failed: retry at once.
+    PerConnection,
+    /// Out of descriptors, buffers or memory: back off.
+    Resource,
+    /// The listening socket is gone: exit.
+    ListenerDead,
+    /// Anything else: short backoff, exit after several in a row.
+    Unknown,
+}
+
+pub(crate) fn accept_error_class(e: &io::Error) -> AcceptErrorClass {
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    const ENOBUFS: i32 = 105;
+    const ENOMEM: i32 = 12;
+    const EBADF: i32 = 9;
+    const ENOTSOCK: i32 = 88;
+    const EINVAL: i32 = 22;
+    const EFAULT: i32 = 14;
+    // ECONNABORTED EPROTO EPERM ENETDOWN ENETUNREACH EHOSTDOWN EHOSTUNREACH ENONET
+    // ENOPROTOOPT EOPNOTSUPP ETIMEDOUT EINTR ECONNRESET (Linux numbers)
+    const PER_CONNECTION: [i32; 13] = [103, 71, 1, 100, 101, 112, 113, 64, 92, 95, 110, 4, 104];
+    match e.raw_os_error() {
+        Some(EMFILE | ENFILE | ENOBUFS | ENOMEM) => AcceptErrorClass::Resource,
+        Some(EBADF | ENOTSOCK | EINVAL | EFAULT) => AcceptErrorClass::ListenerDead,
+        Some(n) if PER_CONNECTION.contains(&n) => AcceptErrorClass::PerConnection,
+        _ => match e.kind() {
+            io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::TimedOut => AcceptErrorClass::PerConnection,
+            io::ErrorKind::OutOfMemory => AcceptErrorClass::Resource,
+            _ => AcceptErrorClass::Unknown,
+        },
+    }
+}
+
+pub(crate) async fn run<H, Fut>(ctx: Ctx<()>, shared: Arc<Shared<H>>) -> ExitReason
+where
+    H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    let mut last_warn: Option<Instant> = None;
+    let mut unknown = 0u32;
+    let pid = ctx.pid();
+    loop {
+        // Take a connection slot before accepting: at max_connections the acceptor waits
+        // here and new clients wait in the kernel backlog.
+        let Ok(permit) = shared.slots.clone().acquire_owned().await else {
+            return ExitReason::Shutdown(None);
+        };
+        match shared.listener.accept().await {
+            Ok((stream, peer)) => {
+                unknown = 0;
+                if shared.config.nodelay {
+                    let _ = stream.set_nodelay(true);
+                }
+                if shared.config.close_with_reset {
+                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                }
+                let conns = shared.conns.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let Some(conns) = conns else {
+                    return ExitReason::error("connections supervisor is not running");
+                };
+                let handler = shared.clone();
+                let started = conns.start_temporary(
+                    Some(Arc::from(peer.to_string())),
+                    Shutdown::Timeout(shared.config.drain_timeout),
+                    move |ctx: Ctx| async move {
+                        let _slot = permit;
+                        (handler.handler)(ctx, stream).await.into_exit_reason()
+                    },
+                );
+                if started.is_none() {
+                    // The connections supervisor is gone; the socket and the slot were dropped
+                    // with the closure. Our own supervisor will restart us after it.
+                    return ExitReason::error("connections supervisor is not running");
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                match accept_error_class(&e) {
+                    AcceptErrorClass::PerConnection => {
+                        tracing::debug!(acceptor = %pid, error = %e, "accept failed for one connection");
+                    }
+                    AcceptErrorClass::Resource => {
+                        if last_warn.is_none_or(|t| t.elapsed() >= WARN_INTERVAL) {
+                            tracing::warn!(acceptor = %pid, error = %e, "acceptor reducing accept rate: out of resources");
+                            last_warn = Some(Instant::now());
+                        }
+                        tokio::time::sleep(RESOURCE_BACKOFF).await;
+                    }
+                    AcceptErrorClass::ListenerDead => return ExitReason::error(e),
+                    AcceptErrorClass::Unknown => {
+                        unknown += 1;
+                        tracing::warn!(acceptor = %pid, error = %e, "unexpected accept error");
+                        if unknown >= MAX_UNKNOWN {
+                            return ExitReason::error(e);
+                        }
+                        tokio::time::sleep(RESOURCE_BACKOFF).await;
+                    }
+                }
+            }
+        }
+    }
+}
