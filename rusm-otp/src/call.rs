@@ -47,9 +47,8 @@ impl<M> Addr<M> {
     /// # use rusm_otp::{Runtime, Msg, ReplyTo};
     /// # let rt = Runtime::new().unwrap();
     /// # rt.block_on(async {
-    /// let doubler = rt.spawn(|mut ctx| async move {
+    /// let doubler = rt.spawn(|mut ctx: rusm_otp::Ctx<(u32, ReplyTo<u32>)>| async move {
     ///     while let Msg::User((n, reply)) = ctx.recv().await {
-    ///         let reply: ReplyTo<u32> = reply;
     ///         reply.reply(n * 2);
     ///     }
     /// });

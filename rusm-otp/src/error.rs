@@ -68,7 +68,10 @@ impl fmt::Display for RegisterError {
                 write!(f, "name `{name}` is already registered to {pid}")
             }
             RegisterError::AlreadyNamed { pid, name } => {
-                write!(f, "{pid} is already registered as `{name}`; unregister it first")
+                write!(
+                    f,
+                    "{pid} is already registered as `{name}`; unregister it first"
+                )
             }
             RegisterError::NoProc(pid) => write!(f, "cannot register {pid}: no such process"),
         }

@@ -94,11 +94,7 @@ impl Runtime {
             .inner
             .roots()
             .into_iter()
-            .filter(|s| {
-                self.inner
-                    .lookup(s.pid)
-                    .is_some()
-            })
+            .filter(|s| self.inner.lookup(s.pid).is_some())
             .map(|s| {
                 let uptime = Some(s.started.elapsed());
                 let id = s.name.as_deref().unwrap_or("supervisor").to_string();

@@ -58,10 +58,10 @@ pub use link::ExitSignal;
 pub use monitor::{Down, MonitorRef};
 pub use process::{current_pid, Addr, Ctx, Msg, Pid, ProcessHandle};
 pub use runtime::Runtime;
-pub use tcp::{connect, ListenerConfig};
-pub use tokio::net::TcpStream;
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
     SupervisorSpec,
 };
+pub use tcp::{connect, ListenerConfig};
+pub use tokio::net::TcpStream;

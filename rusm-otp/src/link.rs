@@ -63,6 +63,13 @@ impl<M> Ctx<M> {
 
     /// The pids this process is linked to.
     pub fn links(&self) -> Vec<Pid> {
-        self.addr.handle.cell.lock().links.iter().map(|c| c.pid).collect()
+        self.addr
+            .handle
+            .cell
+            .lock()
+            .links
+            .iter()
+            .map(|c| c.pid)
+            .collect()
     }
 }

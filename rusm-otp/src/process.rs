@@ -114,7 +114,8 @@ impl ProcessHandle {
     /// The process stops at its next await point with reason [`ExitReason::Killed`]; a process
     /// that never yields cannot be stopped (see the [module docs](crate::process)).
     pub fn kill(&self) {
-        self.cell.exit_signal(current_pid(), &ExitReason::Killed, true, false);
+        self.cell
+            .exit_signal(current_pid(), &ExitReason::Killed, true, false);
     }
 
     /// Sends an exit signal, as `erlang:exit(Pid, Reason)`: a process that traps exits receives
@@ -447,7 +448,8 @@ impl<M> Ctx<M> {
             monitored_by: Some(self.addr.handle.cell.clone()),
             ..SpawnOpts::default()
         };
-        let (addr, mref) = spawn_inner(&self.addr.handle.rt, opts, f).expect("no name, cannot fail");
+        let (addr, mref) =
+            spawn_inner(&self.addr.handle.rt, opts, f).expect("no name, cannot fail");
         (addr, mref.expect("monitor requested"))
     }
 }

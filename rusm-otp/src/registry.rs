@@ -58,7 +58,11 @@ impl Registry {
     }
 
     /// Registers a process that is being spawned (its cell records the name itself).
-    pub(crate) fn register_cell(&self, name: Arc<str>, cell: &Arc<Cell>) -> Result<(), RegisterError> {
+    pub(crate) fn register_cell(
+        &self,
+        name: Arc<str>,
+        cell: &Arc<Cell>,
+    ) -> Result<(), RegisterError> {
         self.insert(name, cell, None)
     }
 
@@ -97,7 +101,10 @@ impl Registry {
         self.lock().get(name).map(|e| e.cell.clone())
     }
 
-    fn whereis_tx<M: Send + 'static>(&self, name: &str) -> Option<(Arc<Cell>, mpsc::UnboundedSender<M>)> {
+    fn whereis_tx<M: Send + 'static>(
+        &self,
+        name: &str,
+    ) -> Option<(Arc<Cell>, mpsc::UnboundedSender<M>)> {
         let names = self.lock();
         let e = names.get(name)?;
         let tx = e.tx.as_ref()?.downcast_ref::<mpsc::UnboundedSender<M>>()?;
@@ -126,7 +133,7 @@ impl Runtime {
     /// # use rusm_otp::{Runtime, Msg};
     /// # let rt = Runtime::new().unwrap();
     /// # rt.block_on(async {
-    /// let p = rt.spawn(|mut ctx| async move { let _ = ctx.recv().await; });
+    /// let p = rt.spawn(|mut ctx: rusm_otp::Ctx<u8>| async move { let _ = ctx.recv().await; });
     /// rt.register("logger", &p).unwrap();
     /// let found: rusm_otp::Addr<u8> = rt.whereis_addr("logger").unwrap();
     /// assert_eq!(found.pid(), p.pid());

@@ -457,7 +457,10 @@ impl Runtime {
     ///
     /// [`StartError::FailedToStartChild`] when a child fails to start (those already started
     /// are stopped again), [`StartError::InvalidSpec`] for an invalid spec.
-    pub async fn start_supervisor(&self, spec: SupervisorSpec) -> Result<SupervisorRef, StartError> {
+    pub async fn start_supervisor(
+        &self,
+        spec: SupervisorSpec,
+    ) -> Result<SupervisorRef, StartError> {
         start_supervisor(&self.inner, None, spec).await
     }
 }
@@ -618,12 +621,10 @@ impl Sup {
         match msg {
             SupMsg::StartChild(spec, reply) => {
                 let existing = self.shared.with_static(|v| {
-                    v.iter()
-                        .find(|c| c.id == spec.id)
-                        .map(|c| match c.pid() {
-                            Some(pid) => SupervisorError::AlreadyStarted(pid),
-                            None => SupervisorError::AlreadyPresent,
-                        })
+                    v.iter().find(|c| c.id == spec.id).map(|c| match c.pid() {
+                        Some(pid) => SupervisorError::AlreadyStarted(pid),
+                        None => SupervisorError::AlreadyPresent,
+                    })
                 });
                 let r = match existing {
                     Some(e) => Err(e),
@@ -692,7 +693,10 @@ impl Sup {
                 ChildState::Stopped => Ok(c.spec.clone().expect("static children keep their spec")),
             }
         })?;
-        let started = self.run_start(&spec).await.map_err(SupervisorError::Start)?;
+        let started = self
+            .run_start(&spec)
+            .await
+            .map_err(SupervisorError::Start)?;
         let pid = started.cell.as_ref().map(|c| c.pid);
         self.shared.with_static(|v| {
             if let Some(c) = v.iter_mut().find(|c| &*c.id == id) {
@@ -789,9 +793,7 @@ impl Sup {
                 c.state = ChildState::Restarting;
                 if i == idx {
                     if let Some(b) = c.spec.as_ref().and_then(|s| s.backoff) {
-                        let stable = c
-                            .last_started
-                            .is_some_and(|t| t.elapsed() >= b.reset_after);
+                        let stable = c.last_started.is_some_and(|t| t.elapsed() >= b.reset_after);
                         if stable {
                             c.backoff_attempt = 0;
                         }
@@ -833,7 +835,8 @@ impl Sup {
             i = j + 1;
             match self.run_start(&spec).await {
                 Ok(started) => {
-                    let temporary_ignored = started.cell.is_none() && spec.restart == Restart::Temporary;
+                    let temporary_ignored =
+                        started.cell.is_none() && spec.restart == Restart::Temporary;
                     self.shared.with_static(|v| {
                         if temporary_ignored {
                             v.retain(|c| c.id != spec.id);
@@ -879,9 +882,10 @@ impl Sup {
     async fn terminate_all(&mut self) {
         let n = self.shared.with_static(|v| v.len());
         for i in (0..n).rev() {
-            let running = self
-                .shared
-                .with_static(|v| v.get(i).and_then(|c| c.cell().cloned().map(|cell| (cell, c.shutdown))));
+            let running = self.shared.with_static(|v| {
+                v.get(i)
+                    .and_then(|c| c.cell().cloned().map(|cell| (cell, c.shutdown)))
+            });
             if let Some((cell, how)) = running {
                 self.shutdown_child(&cell, how).await;
             }
@@ -926,7 +930,9 @@ pub(crate) async fn shutdown_child(me: &Arc<Cell>, cell: &Arc<Cell>, how: Shutdo
     flush_exit(me, cell.pid);
     match &reason {
         ExitReason::Killed | ExitReason::Shutdown(_) | ExitReason::Normal => {}
-        r => tracing::error!(supervisor = %me.pid, pid = %cell.pid, reason = %r, "child shutdown error"),
+        r => {
+            tracing::error!(supervisor = %me.pid, pid = %cell.pid, reason = %r, "child shutdown error")
+        }
     }
     reason
 }

@@ -38,10 +38,9 @@ use crate::process::{Ctx, ProcessHandle};
 use crate::runtime::Runtime;
 use crate::supervisor::dynamic::start_dynamic;
 use crate::supervisor::{
-    ChildSpec, ChildType, DynamicSupervisorRef, DynamicSupervisorSpec, Shutdown, Started,
-    Starter, Strategy, SupervisorSpec,
+    ChildSpec, ChildType, DynamicSupervisorRef, DynamicSupervisorSpec, Shutdown, Started, Starter,
+    Strategy, SupervisorSpec,
 };
-
 
 /// Listener options. Defaults: 2 acceptors, 16,384 max connections, backlog 1024,
 /// `TCP_NODELAY` on, `SO_REUSEADDR` on, no `SO_REUSEPORT`, normal close, 5 s drain.
@@ -212,7 +211,11 @@ impl Runtime {
     ///     listener.kill();
     /// });
     /// ```
-    pub async fn listen<H, Fut>(&self, addr: &str, handler: H) -> io::Result<(SocketAddr, ProcessHandle)>
+    pub async fn listen<H, Fut>(
+        &self,
+        addr: &str,
+        handler: H,
+    ) -> io::Result<(SocketAddr, ProcessHandle)>
     where
         H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future + Send + 'static,
@@ -240,7 +243,8 @@ impl Runtime {
         config.validate()?;
         let listener = Arc::new(bind(&config)?);
         let local = listener.local_addr()?;
-        let spec = listener_spec(listener.clone(), config, handler);
+        let spec =
+            listener_spec(listener.clone(), config, handler).name(format!("listener {local}"));
         let sup = self
             .start_supervisor(spec)
             .await
@@ -259,7 +263,11 @@ impl Runtime {
 }
 
 /// The listener's supervisor spec: `rest_for_one [connections, acceptors]`.
-fn listener_spec<H, Fut>(listener: Arc<TcpListener>, config: ListenerConfig, handler: H) -> SupervisorSpec
+fn listener_spec<H, Fut>(
+    listener: Arc<TcpListener>,
+    config: ListenerConfig,
+    handler: H,
+) -> SupervisorSpec
 where
     H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future + Send + 'static,
@@ -277,12 +285,8 @@ where
     let conns = ChildSpec::from_start("connections", ChildType::Supervisor, move |s: Starter| {
         let shared = conns_shared.clone();
         async move {
-            let sup = start_dynamic(
-                &s.rt,
-                Some(s.parent.clone()),
-                DynamicSupervisorSpec::new(),
-            )
-            .await?;
+            let sup =
+                start_dynamic(&s.rt, Some(s.parent.clone()), DynamicSupervisorSpec::new()).await?;
             *shared.conns.lock().unwrap_or_else(|p| p.into_inner()) = Some(sup.clone());
             Ok(Started::from(sup))
         }
@@ -290,7 +294,8 @@ where
     .shutdown(Shutdown::Infinity);
     // ranch_acceptors_sup: intensity 1 + ceil(log2 N) in 5 s, acceptors brutal_kill.
     let intensity = 1 + (usize::BITS - (n.max(1) - 1).leading_zeros());
-    let mut acceptors = SupervisorSpec::new(Strategy::OneForOne).intensity(intensity, Duration::from_secs(5));
+    let mut acceptors =
+        SupervisorSpec::new(Strategy::OneForOne).intensity(intensity, Duration::from_secs(5));
     for i in 0..n {
         let shared = shared.clone();
         acceptors = acceptors.child(

@@ -51,9 +51,7 @@ async fn call_returns_the_reply() {
 async fn call_timeout_leaves_callee_alive() {
     let rt = Runtime::current();
     let s = server(&rt);
-    let r = s
-        .call_timeout(Req::Ignore, Duration::from_millis(30))
-        .await;
+    let r = s.call_timeout(Req::Ignore, Duration::from_millis(30)).await;
     assert_eq!(r, Err(CallError::Timeout));
     assert!(s.is_alive());
     assert_eq!(s.call(|r| Req::Double(2, r)).await, Ok(4));
@@ -66,14 +64,20 @@ async fn callee_dying_mid_call_ends_the_call_with_its_reason() {
     let s = server(&rt);
     let pid = s.pid();
     let r = within("call", s.call(Req::Die)).await;
-    assert_eq!(r, Err(CallError::Exited(pid, ExitReason::error("died mid-call"))));
+    assert_eq!(
+        r,
+        Err(CallError::Exited(pid, ExitReason::error("died mid-call")))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callee_dropping_the_request_is_no_reply() {
     let rt = Runtime::current();
     let s = server(&rt);
-    assert_eq!(within("call", s.call(Req::Drop)).await, Err(CallError::NoReply(s.pid())));
+    assert_eq!(
+        within("call", s.call(Req::Drop)).await,
+        Err(CallError::NoReply(s.pid()))
+    );
     s.kill();
 }
 
@@ -83,7 +87,10 @@ async fn call_to_dead_process_is_noproc() {
     let s = server(&rt);
     s.kill();
     within("exit", s.wait()).await;
-    assert_eq!(s.call(|r| Req::Double(1, r)).await, Err(CallError::NoProc(s.pid())));
+    assert_eq!(
+        s.call(|r| Req::Double(1, r)).await,
+        Err(CallError::NoProc(s.pid()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,11 +113,21 @@ async fn call_waiters_do_not_leak_when_callee_is_killed() {
         })
         .collect();
     // Every call reaches the mailbox before the kill: they are parked by the server.
-    while s.call_timeout(|r| Req::Double(0, r), Duration::from_secs(5)).await != Ok(0) {}
+    while s
+        .call_timeout(|r| Req::Double(0, r), Duration::from_secs(5))
+        .await
+        != Ok(0)
+    {}
     s.kill();
     for c in calls {
         let r = within("call", c).await.unwrap();
-        assert!(matches!(r, Err(CallError::Exited(_, ExitReason::Killed)) | Err(CallError::NoProc(_))), "{r:?}");
+        assert!(
+            matches!(
+                r,
+                Err(CallError::Exited(_, ExitReason::Killed)) | Err(CallError::NoProc(_))
+            ),
+            "{r:?}"
+        );
     }
 }
 
@@ -127,7 +144,10 @@ async fn send_after_delivers_and_cancel_prevents_delivery() {
             _ => ExitReason::error("unexpected"),
         }
     });
-    assert_eq!(within("exit", p.wait()).await, ExitReason::shutdown_with("fired"));
+    assert_eq!(
+        within("exit", p.wait()).await,
+        ExitReason::shutdown_with("fired")
+    );
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]

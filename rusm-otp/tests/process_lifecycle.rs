@@ -20,7 +20,10 @@ async fn body_return_is_normal_exit() {
 async fn returned_error_becomes_exit_reason_with_its_io_kind() {
     let rt = Runtime::current();
     let p = rt.spawn(|_ctx: rusm_otp::Ctx| async {
-        Err::<(), _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "peer reset"))
+        Err::<(), _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "peer reset",
+        ))
     });
     let r = within("exit", p.wait()).await;
     assert_eq!(r.io_error_kind(), Some(std::io::ErrorKind::ConnectionReset));
@@ -32,7 +35,9 @@ async fn returned_error_becomes_exit_reason_with_its_io_kind() {
 async fn panic_is_contained_to_its_process() {
     let rt = Runtime::current();
     let bystander = rt.spawn(|mut ctx: rusm_otp::Ctx<u32>| async move {
-        let Msg::User(n) = ctx.recv().await else { unreachable!() };
+        let Msg::User(n) = ctx.recv().await else {
+            unreachable!()
+        };
         assert_eq!(n, 7);
     });
     let p = rt.spawn(|_ctx: rusm_otp::Ctx| async { support::crash("index out of range") });
@@ -43,9 +48,15 @@ async fn panic_is_contained_to_its_process() {
     // The runtime and the other process are untouched.
     assert!(bystander.is_alive());
     bystander.send(7).unwrap();
-    assert_eq!(within("bystander", bystander.wait()).await, ExitReason::Normal);
+    assert_eq!(
+        within("bystander", bystander.wait()).await,
+        ExitReason::Normal
+    );
     let again = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
-    assert_eq!(within("later spawn", again.wait()).await, ExitReason::Normal);
+    assert_eq!(
+        within("later spawn", again.wait()).await,
+        ExitReason::Normal
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +90,10 @@ async fn exit_signal_normal_is_ignored_by_non_trapping_process() {
     });
     p.exit(ExitReason::Normal);
     p.exit(ExitReason::shutdown_with("stop"));
-    assert_eq!(within("exit", p.wait()).await, ExitReason::shutdown_with("stop"));
+    assert_eq!(
+        within("exit", p.wait()).await,
+        ExitReason::shutdown_with("stop")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,8 +39,14 @@ async fn abnormal_exit_propagates_over_link_with_same_reason() {
     let rt = Runtime::current();
     let (outer, inner) = linked_pair(&rt, false).await;
     inner.send(ExitReason::error("db down")).unwrap();
-    assert_eq!(within("inner", inner.wait()).await, ExitReason::error("db down"));
-    assert_eq!(within("outer", outer.wait()).await, ExitReason::error("db down"));
+    assert_eq!(
+        within("inner", inner.wait()).await,
+        ExitReason::error("db down")
+    );
+    assert_eq!(
+        within("outer", outer.wait()).await,
+        ExitReason::error("db down")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,8 +102,14 @@ async fn panic_propagates_over_link() {
         ctx.recv().await;
     });
     let inner = within("inner", rx).await.unwrap();
-    assert_eq!(within("inner", inner.wait()).await, ExitReason::Panic("boom".into()));
-    assert_eq!(within("outer", outer.wait()).await, ExitReason::Panic("boom".into()));
+    assert_eq!(
+        within("inner", inner.wait()).await,
+        ExitReason::Panic("boom".into())
+    );
+    assert_eq!(
+        within("outer", outer.wait()).await,
+        ExitReason::Panic("boom".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,12 +173,19 @@ async fn monitor_delivers_exactly_one_down_with_reason() {
         assert_eq!(d.monitor, mref);
         assert_eq!(d.pid, t.pid());
         // No second Down arrives.
-        if ctx.recv_timeout(std::time::Duration::from_millis(50)).await.is_some() {
+        if ctx
+            .recv_timeout(std::time::Duration::from_millis(50))
+            .await
+            .is_some()
+        {
             return ExitReason::error("second message");
         }
         d.reason
     });
-    assert_eq!(within("watcher", watcher.wait()).await, ExitReason::error("bye"));
+    assert_eq!(
+        within("watcher", watcher.wait()).await,
+        ExitReason::error("bye")
+    );
     // The watcher was not killed by the monitor: its reason is the Down's.
     assert!(!target.is_alive());
 }
@@ -220,7 +239,10 @@ async fn spawn_monitor_sees_even_an_immediate_exit() {
             _ => ExitReason::error("expected Down"),
         }
     });
-    assert_eq!(within("watcher", w.wait()).await, ExitReason::Panic("instant".into()));
+    assert_eq!(
+        within("watcher", w.wait()).await,
+        ExitReason::Panic("instant".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use rusm_otp::{
-    Backoff, ChildSpec, Ctx, ExitReason, Restart, Runtime, Started, StartError, Strategy,
+    Backoff, ChildSpec, Ctx, ExitReason, Restart, Runtime, StartError, Started, Strategy,
     SupervisorSpec,
 };
 use support::{events, trapping_worker, within, worker, Cmd, Event};
@@ -29,7 +29,9 @@ async fn restart_types_against_exit_reasons() {
         for reason in reasons.clone() {
             let (ev, mut rx) = events();
             let sup = rt
-                .start_supervisor(spec(Strategy::OneForOne).child(worker("c", &ev).restart(restart)))
+                .start_supervisor(
+                    spec(Strategy::OneForOne).child(worker("c", &ev).restart(restart)),
+                )
                 .await
                 .unwrap();
             let c = rx.started("c").await;
@@ -66,7 +68,11 @@ async fn one_for_one_restarts_only_the_failed_child() {
     let rt = Runtime::current();
     let (ev, mut rx) = events();
     let sup = rt
-        .start_supervisor(spec(Strategy::OneForOne).child(worker("a", &ev)).child(worker("b", &ev)))
+        .start_supervisor(
+            spec(Strategy::OneForOne)
+                .child(worker("a", &ev))
+                .child(worker("b", &ev)),
+        )
         .await
         .unwrap();
     let a = rx.started("a").await;
@@ -93,14 +99,25 @@ async fn one_for_all_restarts_every_child_and_no_old_pid_survives() {
         )
         .await
         .unwrap();
-    let old: Vec<_> = vec![rx.started("a").await, rx.started("b").await, rx.started("c").await];
+    let old: Vec<_> = vec![
+        rx.started("a").await,
+        rx.started("b").await,
+        rx.started("c").await,
+    ];
     rx.clear_log();
     old[1].send(Cmd::Panic).unwrap();
     // c then a are stopped (reverse order), then all start in order.
     assert_eq!(rx.stopped("c").await, ExitReason::Shutdown(None));
     assert_eq!(rx.stopped("a").await, ExitReason::Shutdown(None));
-    let new = [rx.started("a").await, rx.started("b").await, rx.started("c").await];
-    assert_eq!(rx.log(), ["stop c", "stop a", "start a", "start b", "start c"]);
+    let new = [
+        rx.started("a").await,
+        rx.started("b").await,
+        rx.started("c").await,
+    ];
+    assert_eq!(
+        rx.log(),
+        ["stop c", "stop a", "start a", "start b", "start c"]
+    );
     for (o, n) in old.iter().zip(&new) {
         assert!(!o.is_alive());
         assert_ne!(o.pid(), n.pid());
@@ -196,7 +213,11 @@ fn flaky(
         async move {
             let dec = |n: usize| n.checked_sub(1);
             if fail
-                .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, dec)
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    dec,
+                )
                 .is_ok()
             {
                 return Err(StartError::failed("cannot start now"));
@@ -294,7 +315,10 @@ async fn third_crash_within_period_exceeds_intensity_two() {
         a = rx.started("a").await;
     }
     a.send(Cmd::Panic).unwrap();
-    assert_eq!(within("supervisor exit", sup.wait()).await, ExitReason::Shutdown(None));
+    assert_eq!(
+        within("supervisor exit", sup.wait()).await,
+        ExitReason::Shutdown(None)
+    );
     // The sibling was stopped by the supervisor before it exited.
     assert_eq!(rx.stopped("b").await, ExitReason::Shutdown(None));
     assert_eq!(rt.alive_processes(), 0);
@@ -313,7 +337,10 @@ async fn default_intensity_dies_on_second_restart_within_five_seconds() {
     let a = rx.started("a").await;
     tokio::time::advance(Duration::from_secs(4)).await;
     a.send(Cmd::Panic).unwrap();
-    assert_eq!(within("supervisor exit", sup.wait()).await, ExitReason::Shutdown(None));
+    assert_eq!(
+        within("supervisor exit", sup.wait()).await,
+        ExitReason::Shutdown(None)
+    );
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -351,8 +378,14 @@ async fn intensity_zero_gives_up_on_first_restart() {
         )
         .await
         .unwrap();
-    rx.started("a").await.send(Cmd::Exit(ExitReason::Normal)).unwrap();
-    assert_eq!(within("supervisor exit", sup.wait()).await, ExitReason::Shutdown(None));
+    rx.started("a")
+        .await
+        .send(Cmd::Exit(ExitReason::Normal))
+        .unwrap();
+    assert_eq!(
+        within("supervisor exit", sup.wait()).await,
+        ExitReason::Shutdown(None)
+    );
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -417,7 +450,10 @@ async fn backoff_delays_restarts_but_still_counts_them() {
     assert!(t1.elapsed() >= Duration::from_millis(200));
     // Third restart within 60 s exceeds intensity 2, backoff or not.
     a.send(Cmd::Panic).unwrap();
-    assert_eq!(within("supervisor exit", sup.wait()).await, ExitReason::Shutdown(None));
+    assert_eq!(
+        within("supervisor exit", sup.wait()).await,
+        ExitReason::Shutdown(None)
+    );
 }
 
 #[test]
@@ -442,7 +478,9 @@ async fn restart_waits_for_the_old_incarnation_and_reuses_its_name() {
     let rt = Runtime::current();
     let (ev, mut rx) = events();
     let sup = rt
-        .start_supervisor(spec(Strategy::OneForOne).child(worker("named", &ev).name("registry-svc")))
+        .start_supervisor(
+            spec(Strategy::OneForOne).child(worker("named", &ev).name("registry-svc")),
+        )
         .await
         .unwrap();
     for _ in 0..50 {

@@ -59,7 +59,9 @@ async fn hundreds_of_concurrent_clients_and_no_process_leak() {
     let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let baseline = rt.alive_processes();
     let clients: Vec<_> = (0..300)
-        .map(|i| tokio::spawn(async move { round_trip(addr, format!("hello {i}").as_bytes()).await }))
+        .map(|i| {
+            tokio::spawn(async move { round_trip(addr, format!("hello {i}").as_bytes()).await })
+        })
         .collect();
     for (i, c) in clients.into_iter().enumerate() {
         let got = within("client", c).await.unwrap().unwrap();
@@ -94,7 +96,12 @@ async fn crashing_and_killed_connections_do_not_touch_others() {
     let victim_local = victim.local_addr().unwrap().to_string();
     let pid = within("victim in tree", async {
         loop {
-            if let Some(n) = rt.tree().roots.iter().find_map(|r| find_detail(r, &victim_local)) {
+            if let Some(n) = rt
+                .tree()
+                .roots
+                .iter()
+                .find_map(|r| find_detail(r, &victim_local))
+            {
                 return n;
             }
             tokio::task::yield_now().await;
@@ -103,14 +110,22 @@ async fn crashing_and_killed_connections_do_not_touch_others() {
     .await;
     let h = rt.process(pid).unwrap();
     h.kill();
-    assert_eq!(within("killed", h.wait()).await, rusm_otp::ExitReason::Killed);
+    assert_eq!(
+        within("killed", h.wait()).await,
+        rusm_otp::ExitReason::Killed
+    );
     steady.write_all(b"two").await.unwrap();
     steady.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"two");
     assert_eq!(round_trip(addr, b"fresh").await.unwrap(), b"fresh");
     // The acceptors were never restarted.
     let tree = rt.tree();
-    assert!(tree.find("acceptors").unwrap().children.iter().all(|a| a.restarts == 0));
+    assert!(tree
+        .find("acceptors")
+        .unwrap()
+        .children
+        .iter()
+        .all(|a| a.restarts == 0));
     assert_eq!(tree.find("connections").unwrap().restarts, 0);
     listener.kill();
 }
@@ -140,11 +155,15 @@ async fn max_connections_queues_clients_until_a_slot_frees() {
     let mut third = connect(addr).await.unwrap();
     third.write_all(b"q").await.unwrap();
     let mut one = [0u8; 1];
-    assert!(tokio::time::timeout(Duration::from_millis(200), third.read_exact(&mut one))
-        .await
-        .is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), third.read_exact(&mut one))
+            .await
+            .is_err()
+    );
     drop(a);
-    within("queued client served", third.read_exact(&mut one)).await.unwrap();
+    within("queued client served", third.read_exact(&mut one))
+        .await
+        .unwrap();
     assert_eq!(&one, b"q");
     listener.kill();
 }

@@ -352,7 +352,10 @@ impl DynSup {
                 return Err(SupervisorError::MaxChildren);
             }
         }
-        let started = self.run_start(&spec).await.map_err(SupervisorError::Start)?;
+        let started = self
+            .run_start(&spec)
+            .await
+            .map_err(SupervisorError::Start)?;
         let Some(pid) = started.cell.as_ref().map(|c| c.pid) else {
             // OTP does not store an ignored dynamic child, whatever its restart type.
             return Ok(None);
@@ -403,7 +406,10 @@ impl DynSup {
             self.terminate_all().await;
             return Some(ExitReason::Shutdown(None));
         }
-        let spec = child.spec.clone().expect("restartable children keep their spec");
+        let spec = child
+            .spec
+            .clone()
+            .expect("restartable children keep their spec");
         tracing::info!(supervisor = %self.ctx.pid(), pid = %old, "restarting child");
         match self.run_start(&spec).await {
             Ok(started) => {

@@ -111,7 +111,8 @@ fn pseudo_random() -> f64 {
 }
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-pub(crate) type StartFn = Arc<dyn Fn(Starter) -> BoxFuture<Result<Started, StartError>> + Send + Sync>;
+pub(crate) type StartFn =
+    Arc<dyn Fn(Starter) -> BoxFuture<Result<Started, StartError>> + Send + Sync>;
 
 /// Given to a start function: spawns the child linked to its supervisor and registered under
 /// the spec's name (as `proc_lib:start_link` does for OTP's start functions).
@@ -252,7 +253,7 @@ impl<M> From<Addr<M>> for Started {
 /// use rusm_otp::{ChildSpec, Restart, Shutdown, Ctx};
 ///
 /// let spec = ChildSpec::worker("cache", |mut ctx: Ctx<String>| async move {
-///     loop { let _ = ctx.recv().await; }
+///     while let Some(_key) = ctx.recv().await.user() {}
 /// })
 /// .restart(Restart::Transient)
 /// .shutdown(Shutdown::Timeout(Duration::from_secs(1)))
@@ -319,7 +320,11 @@ impl ChildSpec {
     /// );
     /// # let _ = spec;
     /// ```
-    pub fn worker_with_init<M, S, E, I, IFut, F, Fut>(id: impl Into<Arc<str>>, init: I, body: F) -> Self
+    pub fn worker_with_init<M, S, E, I, IFut, F, Fut>(
+        id: impl Into<Arc<str>>,
+        init: I,
+        body: F,
+    ) -> Self
     where
         M: Send + 'static,
         S: Send + 'static,

@@ -84,7 +84,11 @@ where
                 if shared.config.close_with_reset {
                     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 }
-                let conns = shared.conns.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let conns = shared
+                    .conns
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
                 let Some(conns) = conns else {
                     return ExitReason::error("connections supervisor is not running");
                 };
