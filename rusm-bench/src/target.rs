@@ -7,7 +7,7 @@
 //! | implementation | file | status |
 //! | --- | --- | --- |
 //! | [`TokioTarget`] | `target/raw_tokio.rs` | raw tokio: the baseline every scenario compares with |
-//! | `RusmTarget` | `target/rusm.rs` | not compiled in yet: the core runtime plugs in there |
+//! | [`RusmTarget`] | `target/rusm.rs` | RUSM: a supervised listener, processes and supervisors |
 //!
 //! To add RUSM: make `rusm-bench` depend on `rusm`, uncomment `mod rusm;` below, implement
 //! [`Target`] in `target/rusm.rs`, and return it from [`TargetKind::build`] for
@@ -23,10 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod raw_tokio;
-// The RUSM target, added once `rusm` compiles: see the module docs above.
-// mod rusm;
+mod rusm;
 
 pub use self::raw_tokio::TokioTarget;
+pub use self::rusm::RusmTarget;
 
 /// A boxed, sendable future: what [`Target`] methods return, so the trait stays object safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -50,9 +50,7 @@ impl TargetKind {
     pub fn build(self) -> Result<Arc<dyn Target>, String> {
         match self {
             TargetKind::Tokio => Ok(Arc::new(TokioTarget::new())),
-            TargetKind::Rusm => Err("the RUSM target is not compiled into rusm-bench yet \
-                 (rusm-bench/src/target/rusm.rs)"
-                .to_owned()),
+            TargetKind::Rusm => Ok(Arc::new(RusmTarget::new())),
         }
     }
 }

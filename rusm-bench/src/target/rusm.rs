@@ -1,22 +1,304 @@
-//! PLACEHOLDER — not compiled yet (see `mod rusm;`, commented out in `target.rs`).
-//!
-//! The RUSM target: the same scenarios as `raw_tokio.rs`, written the way a RUSM user would.
-//! To plug it in:
-//!
-//! 1. add `rusm = { path = "../rusm" }` to `rusm-bench/Cargo.toml`;
-//! 2. uncomment `mod rusm;` and add `pub use self::rusm::RusmTarget;` in `target.rs`
-//!    (refer to the crate as `::rusm` inside this module: the module shares its name);
-//! 3. return `Ok(Arc::new(RusmTarget::new()))` for `TargetKind::Rusm` in
-//!    `TargetKind::build`;
-//! 4. implement `Target` below:
-//!    - `start_echo_server`: `rusm::tcp::listen` with `opts.addr`, `opts.backlog`,
-//!      `opts.reuse_port`, and a connection process running the same echo loop as the tokio
-//!      baseline (one `opts.buf_size` buffer per connection);
-//!    - `spawn_storm`, `ping_pong`, `idle_processes`, `fan_in`: processes and mailboxes in
-//!      place of tasks and channels;
-//!    - `restart_storm`: a `one_for_one` supervisor with a high restart intensity over a
-//!      `Permanent` child that panics at once; count restarts (e.g. from the tree's counters);
-//!    - `alive_processes` and `tree_json` (`Runtime::tree().to_json()`) for the dashboard.
-//!
-//! Every future runs on a tokio runtime the engine built (2 workers for servers, one per core
-//! for process scenarios): spawn onto the ambient runtime.
+//! The RUSM target: the same scenarios as `raw_tokio.rs`, written as a RUSM user would —
+//! a supervised listener with one process per connection, processes and mailboxes in place
+//! of tasks and channels, a one_for_one supervisor for the restart storm.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ::rusm::prelude::*;
+use ::rusm::{ChildSpec, SupervisorSpec};
+use tokio::sync::Notify;
+
+use super::{BoxFuture, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun, ServerGuard, Target};
+
+/// Check the clock once per this many units of work.
+const CLOCK_EVERY: u64 = 1024;
+
+/// The RUSM runtime under test.
+#[derive(Debug, Default)]
+pub struct RusmTarget {
+    /// The runtime of the latest scenario, for the dashboard's live figures.
+    last: Mutex<Option<Runtime>>,
+}
+
+impl RusmTarget {
+    /// A target; each scenario attaches a RUSM runtime to the tokio runtime it runs on.
+    pub fn new() -> Self {
+        RusmTarget::default()
+    }
+
+    fn runtime(&self) -> Runtime {
+        let rt = Runtime::current();
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(rt.clone());
+        rt
+    }
+}
+
+/// Kills the listener when the engine drops the server.
+struct KillOnDrop(ProcessHandle);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.0.kill();
+    }
+}
+
+#[derive(Debug)]
+struct Countdown {
+    left: AtomicU64,
+    zero: Notify,
+}
+
+impl Countdown {
+    fn new(n: u64) -> Arc<Self> {
+        Arc::new(Countdown {
+            left: AtomicU64::new(n),
+            zero: Notify::new(),
+        })
+    }
+
+    fn count_down(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.zero.notify_one();
+        }
+    }
+
+    fn forget(&self, n: u64) {
+        if n > 0 && self.left.fetch_sub(n, Ordering::AcqRel) == n {
+            self.zero.notify_one();
+        }
+    }
+
+    async fn wait(&self) {
+        if self.left.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        self.zero.notified().await;
+    }
+}
+
+#[derive(Debug)]
+struct IdleProcesses {
+    addrs: Vec<Addr<()>>,
+    exited: Arc<Countdown>,
+}
+
+impl IdleSet for IdleProcesses {
+    fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    fn release(self: Box<Self>) -> BoxFuture<'static, ()> {
+        let IdleProcesses { addrs, exited } = *self;
+        for a in &addrs {
+            let _ = a.send(());
+        }
+        Box::pin(async move { exited.wait().await })
+    }
+}
+
+enum FanIn {
+    N(#[allow(dead_code)] u64),
+    Done,
+}
+
+impl Target for RusmTarget {
+    fn name(&self) -> &'static str {
+        "rusm"
+    }
+
+    fn start_echo_server<'a>(
+        &'a self,
+        opts: &'a EchoServerOpts,
+    ) -> BoxFuture<'a, io::Result<(SocketAddr, ServerGuard)>> {
+        Box::pin(async move {
+            let rt = self.runtime();
+            let buf_size = opts.buf_size;
+            let config = ListenerConfig::new(opts.addr.to_string())
+                .backlog(opts.backlog)
+                .reuse_port(opts.reuse_port)
+                .max_connections(1 << 20);
+            let (addr, listener) = rt
+                .listen_with(config, move |_ctx: Ctx, mut stream: TcpStream| async move {
+                    let mut buf = vec![0u8; buf_size];
+                    loop {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => {
+                                if stream.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                })
+                .await?;
+            Ok((addr, ServerGuard::new(KillOnDrop(listener))))
+        })
+    }
+
+    fn spawn_storm(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let rt = self.runtime();
+            let start = Instant::now();
+            let exited = Countdown::new(run.count);
+            let mut spawned = 0;
+            while spawned < run.count {
+                if spawned % CLOCK_EVERY == 0 && Instant::now() >= run.deadline {
+                    break;
+                }
+                let exited = exited.clone();
+                rt.spawn(move |_ctx: Ctx| async move { exited.count_down() });
+                spawned += 1;
+            }
+            exited.forget(run.count - spawned);
+            exited.wait().await;
+            ProcessOutcome {
+                done: spawned,
+                elapsed: start.elapsed(),
+            }
+        })
+    }
+
+    fn ping_pong(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let rt = self.runtime();
+            let start = Instant::now();
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let ping = rt.spawn(move |mut ctx: Ctx<u64>| async move {
+                let me = ctx.myself();
+                let pong = ctx.spawn_link(move |mut pctx: Ctx<u64>| async move {
+                    while let Msg::User(n) = pctx.recv().await {
+                        if me.send(n + 1).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut done = 0;
+                while done < run.count {
+                    if done % CLOCK_EVERY == 0 && Instant::now() >= run.deadline {
+                        break;
+                    }
+                    if pong.send(done).is_err() {
+                        break;
+                    }
+                    match ctx.recv().await {
+                        Msg::User(_) => done += 1,
+                        _ => break,
+                    }
+                }
+                let _ = done_tx.send(done);
+                ExitReason::Shutdown(None)
+            });
+            let done = done_rx.await.unwrap_or(0);
+            let elapsed = start.elapsed();
+            ping.wait().await;
+            ProcessOutcome { done, elapsed }
+        })
+    }
+
+    fn idle_processes(&self, run: ProcessRun) -> BoxFuture<'_, Box<dyn IdleSet>> {
+        Box::pin(async move {
+            let rt = self.runtime();
+            let parked = Countdown::new(run.count);
+            let exited = Countdown::new(run.count);
+            let mut addrs = Vec::with_capacity(run.count as usize);
+            for i in 0..run.count {
+                if i % CLOCK_EVERY == 0 && Instant::now() >= run.deadline {
+                    parked.forget(run.count - i);
+                    exited.forget(run.count - i);
+                    break;
+                }
+                let (parked, exited) = (parked.clone(), exited.clone());
+                addrs.push(rt.spawn(move |mut ctx: Ctx<()>| async move {
+                    parked.count_down();
+                    ctx.recv().await;
+                    exited.count_down();
+                }));
+            }
+            parked.wait().await;
+            Box::new(IdleProcesses { addrs, exited }) as Box<dyn IdleSet>
+        })
+    }
+
+    fn fan_in(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let rt = self.runtime();
+            let start = Instant::now();
+            let senders = run.senders;
+            let receiver = rt.spawn(move |mut ctx: Ctx<FanIn>| async move {
+                let mut done = 0u64;
+                let mut finished = 0;
+                while finished < senders {
+                    match ctx.recv().await {
+                        Msg::User(FanIn::N(_)) => done += 1,
+                        Msg::User(FanIn::Done) => finished += 1,
+                        _ => {}
+                    }
+                }
+                ExitReason::shutdown_with(done.to_string())
+            });
+            for _ in 0..senders {
+                let to = receiver.clone();
+                rt.spawn(move |_ctx: Ctx| async move {
+                    for i in 0..run.count {
+                        if i % CLOCK_EVERY == 0 && Instant::now() >= run.deadline {
+                            break;
+                        }
+                        if to.send(FanIn::N(i)).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.send(FanIn::Done);
+                });
+            }
+            let done = match receiver.wait().await {
+                ExitReason::Shutdown(Some(n)) => n.parse().unwrap_or(0),
+                _ => 0,
+            };
+            ProcessOutcome {
+                done,
+                elapsed: start.elapsed(),
+            }
+        })
+    }
+
+    fn restart_storm(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let rt = self.runtime();
+            let start = Instant::now();
+            let spec = SupervisorSpec::new(Strategy::OneForOne)
+                .intensity(u32::MAX, Duration::from_secs(1))
+                .child(ChildSpec::worker("crasher", |_ctx: Ctx| async {
+                    Err::<(), _>("restart-storm: child crashes on start")
+                }));
+            let Ok(sup) = rt.start_supervisor(spec).await else {
+                return ProcessOutcome {
+                    done: 0,
+                    elapsed: start.elapsed(),
+                };
+            };
+            let restarts = || sup.which_children().first().map_or(0, |c| c.restarts);
+            while restarts() < run.count && Instant::now() < run.deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let done = restarts();
+            let elapsed = start.elapsed();
+            sup.stop().await;
+            ProcessOutcome { done, elapsed }
+        })
+    }
+
+    fn alive_processes(&self) -> Option<u64> {
+        let rt = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        Some(rt.alive_processes() as u64)
+    }
+
+    fn tree_json(&self) -> Option<String> {
+        let rt = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        Some(rt.tree().to_json())
+    }
+}
