@@ -14,9 +14,8 @@ use std::time::{Duration, Instant};
 use rusm_bench::dashboard::{placeholder_tree, Dashboard};
 use rusm_bench::Metrics;
 
-/// What the tree panel shows until the RUSM runtime provides a tree; once it does, this becomes
-/// the listener's name.
-const EXPECTED_TREE_TEXT: &str = "(no runtime)";
+/// What the tree panel shows while the storm runs: the RUSM listener's acceptors supervisor.
+const EXPECTED_TREE_TEXT: &str = "acceptors";
 /// How long the page keeps loading (see `?hold=` in the dashboard docs) before the DOM dump.
 const HOLD_MS: u64 = 2000;
 /// Upper bound on the browser run.
@@ -95,7 +94,7 @@ fn page_charts_live_samples_and_shows_tree_in_headless_chromium() {
     let started = http(
         addr,
         "POST",
-        "/run?scenario=connection-storm&seconds=2&target=tokio",
+        "/run?scenario=connection-storm&seconds=3&target=rusm&baseline=none",
     );
     assert!(started.starts_with("HTTP/1.1 202"), "POST /run: {started}");
 

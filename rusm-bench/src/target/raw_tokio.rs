@@ -157,7 +157,12 @@ impl Target for TokioTarget {
                     break;
                 }
                 let exited = exited.clone();
-                drop(tokio::spawn(async move { exited.count_down() }));
+                // A task with a mailbox, as the RUSM process it is compared with.
+                let (tx, rx) = mpsc::unbounded_channel::<u64>();
+                drop(tokio::spawn(async move {
+                    let _mailbox = (tx, rx);
+                    exited.count_down()
+                }));
                 spawned += 1;
             }
             exited.forget(run.count - spawned);

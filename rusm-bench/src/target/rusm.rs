@@ -100,6 +100,11 @@ impl IdleSet for IdleProcesses {
     }
 }
 
+/// Panics, as the baseline's child does; returns `()` so the body has a normal type.
+fn crash() {
+    panic!("restart-storm: child crashes on start")
+}
+
 enum FanIn {
     N(#[allow(dead_code)] u64),
     Done,
@@ -272,9 +277,7 @@ impl Target for RusmTarget {
             let start = Instant::now();
             let spec = SupervisorSpec::new(Strategy::OneForOne)
                 .intensity(u32::MAX, Duration::from_secs(1))
-                .child(ChildSpec::worker("crasher", |_ctx: Ctx| async {
-                    Err::<(), _>("restart-storm: child crashes on start")
-                }));
+                .child(ChildSpec::worker("crasher", |_ctx: Ctx| async { crash() }));
             let Ok(sup) = rt.start_supervisor(spec).await else {
                 return ProcessOutcome {
                     done: 0,
@@ -293,12 +296,20 @@ impl Target for RusmTarget {
     }
 
     fn alive_processes(&self) -> Option<u64> {
-        let rt = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let rt = self
+            .last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
         Some(rt.alive_processes() as u64)
     }
 
     fn tree_json(&self) -> Option<String> {
-        let rt = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let rt = self
+            .last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
         Some(rt.tree().to_json())
     }
 }
