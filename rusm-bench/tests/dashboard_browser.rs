@@ -94,7 +94,7 @@ fn page_charts_live_samples_and_shows_tree_in_headless_chromium() {
     let started = http(
         addr,
         "POST",
-        "/run?scenario=connection-storm&seconds=3&target=rusm&baseline=none",
+        "/run?scenario=connection-storm&seconds=10&target=rusm&baseline=none",
     );
     assert!(started.starts_with("HTTP/1.1 202"), "POST /run: {started}");
 
