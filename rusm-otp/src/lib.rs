@@ -57,7 +57,7 @@ pub use inspect::{Node, NodeKind, NodeStatus, TreeSnapshot};
 pub use link::ExitSignal;
 pub use monitor::{Down, MonitorRef};
 pub use process::{current_pid, Addr, Ctx, Msg, Pid, ProcessHandle};
-pub use runtime::Runtime;
+pub use runtime::{raise_fd_limit, Runtime};
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,

@@ -93,6 +93,16 @@ impl Inner {
     }
 }
 
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit, so a server can hold as many
+/// connections as the OS allows; returns the new soft limit.
+///
+/// # Errors
+///
+/// The `setrlimit` error.
+pub fn raise_fd_limit() -> std::io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}
+
 /// A RUSM runtime: runs processes on a multi-threaded tokio runtime and knows each of them.
 ///
 /// Cloning a `Runtime` is cheap and gives another handle to the same runtime.
@@ -128,12 +138,18 @@ impl fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Starts a runtime that owns a new multi-threaded tokio runtime (one worker per core).
+    /// Starts a runtime that owns a new multi-threaded tokio runtime (one worker per core),
+    /// after raising `RLIMIT_NOFILE`'s soft limit to the hard limit (see [`raise_fd_limit`];
+    /// use [`with_handle`](Self::with_handle) to leave the limit alone).
     ///
     /// # Errors
     ///
     /// The error of `tokio::runtime::Builder::build` when the OS refuses threads.
     pub fn new() -> std::io::Result<Runtime> {
+        match raise_fd_limit() {
+            Ok(n) => tracing::info!(nofile = n, "RLIMIT_NOFILE soft limit raised"),
+            Err(e) => tracing::warn!(error = %e, "could not raise RLIMIT_NOFILE"),
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;

@@ -134,3 +134,44 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{accept_error_class, AcceptErrorClass};
+    use std::io;
+
+    fn class(errno: i32) -> AcceptErrorClass {
+        accept_error_class(&io::Error::from_raw_os_error(errno))
+    }
+
+    #[test]
+    fn resource_shortages_back_off() {
+        // EMFILE ENFILE ENOBUFS ENOMEM: ENFILE included, unlike ranch, which spins on it.
+        for errno in [24, 23, 105, 12] {
+            assert_eq!(class(errno), AcceptErrorClass::Resource, "errno {errno}");
+        }
+    }
+
+    #[test]
+    fn errors_of_one_pending_connection_retry_at_once() {
+        for errno in [103, 71, 1, 100, 101, 112, 113, 64, 92, 95, 110, 4, 104] {
+            assert_eq!(
+                class(errno),
+                AcceptErrorClass::PerConnection,
+                "errno {errno}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_dead_listening_socket_ends_the_acceptor() {
+        for errno in [9, 88, 22, 14] {
+            assert_eq!(
+                class(errno),
+                AcceptErrorClass::ListenerDead,
+                "errno {errno}"
+            );
+        }
+        assert_eq!(class(5), AcceptErrorClass::Unknown);
+    }
+}
