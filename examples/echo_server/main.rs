@@ -78,10 +78,14 @@ fn main() -> ExitCode {
                 _ = usr1.recv() => print!("{}", run.tree()),
             }
         }
-        // Stopping the listener refuses new connections at once; each connection gets the
-        // drain timeout to finish before it is killed.
-        listener.exit(ExitReason::Shutdown(None));
-        listener.wait().await;
+        // Refuse new connections at once; open ones get a few seconds to finish.
+        listener
+            .drain(Duration::from_secs(5), |left| {
+                if left > 0 {
+                    eprintln!("echo_server: draining, {left} connections left");
+                }
+            })
+            .await;
         ExitCode::SUCCESS
     })
 }

@@ -63,5 +63,5 @@ pub use supervisor::{
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
     SupervisorSpec,
 };
-pub use tcp::{connect, ListenerConfig};
+pub use tcp::{connect, Listener, ListenerConfig, ListenerInfo};
 pub use tokio::net::TcpStream;

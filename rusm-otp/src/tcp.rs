@@ -24,9 +24,11 @@
 //! are retried at once; a dead listening socket ends the acceptor for its supervisor to decide.
 
 mod acceptor;
+mod listener;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,13 +36,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::exit::IntoExitReason;
-use crate::process::{Ctx, ProcessHandle};
+use crate::process::Ctx;
 use crate::runtime::Runtime;
 use crate::supervisor::dynamic::start_dynamic;
 use crate::supervisor::{
-    ChildSpec, ChildType, DynamicSupervisorRef, DynamicSupervisorSpec, Shutdown, Started, Starter,
-    Strategy, SupervisorSpec,
+    ChildSpec, ChildType, DynamicSupervisorSpec, Shutdown, Started, Starter, Strategy,
+    SupervisorSpec,
 };
+pub(crate) use listener::Control;
+pub use listener::{Listener, ListenerInfo};
 
 /// Listener options. Defaults: 2 acceptors, 16,384 max connections, backlog 1024,
 /// `TCP_NODELAY` on, `SO_REUSEADDR` on, no `SO_REUSEPORT`, normal close, 5 s drain.
@@ -170,10 +174,9 @@ pub(crate) fn bind(config: &ListenerConfig) -> io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// What the acceptors of one listener share: its control block, the handler, the options.
 pub(crate) struct Shared<H> {
-    pub(crate) listener: Arc<TcpListener>,
-    pub(crate) slots: Arc<Semaphore>,
-    pub(crate) conns: Mutex<Option<DynamicSupervisorRef>>,
+    pub(crate) control: Arc<Control>,
     pub(crate) handler: H,
     pub(crate) config: ListenerConfig,
 }
@@ -211,11 +214,7 @@ impl Runtime {
     ///     listener.kill();
     /// });
     /// ```
-    pub async fn listen<H, Fut>(
-        &self,
-        addr: &str,
-        handler: H,
-    ) -> io::Result<(SocketAddr, ProcessHandle)>
+    pub async fn listen<H, Fut>(&self, addr: &str, handler: H) -> io::Result<(SocketAddr, Listener)>
     where
         H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future + Send + 'static,
@@ -234,7 +233,7 @@ impl Runtime {
         &self,
         config: ListenerConfig,
         handler: H,
-    ) -> io::Result<(SocketAddr, ProcessHandle)>
+    ) -> io::Result<(SocketAddr, Listener)>
     where
         H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future + Send + 'static,
@@ -243,8 +242,17 @@ impl Runtime {
         config.validate()?;
         let listener = Arc::new(bind(&config)?);
         let local = listener.local_addr()?;
+        let control = Arc::new(Control {
+            listener: listener.clone(),
+            slots: Arc::new(Semaphore::new(config.max_connections)),
+            max: AtomicUsize::new(config.max_connections),
+            conns: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            acceptors: config.acceptors,
+            addr: local,
+        });
         let spec =
-            listener_spec(listener.clone(), config, handler).name(format!("listener {local}"));
+            listener_spec(control.clone(), config, handler).name(format!("listener {local}"));
         let sup = self
             .start_supervisor(spec)
             .await
@@ -258,13 +266,13 @@ impl Runtime {
             watched.wait().await;
             let _ = socket2::SockRef::from(&*listener).shutdown(std::net::Shutdown::Both);
         });
-        Ok((local, handle))
+        Ok((local, Listener { handle, control }))
     }
 }
 
 /// The listener's supervisor spec: `rest_for_one [connections, acceptors]`.
 fn listener_spec<H, Fut>(
-    listener: Arc<TcpListener>,
+    control: Arc<Control>,
     config: ListenerConfig,
     handler: H,
 ) -> SupervisorSpec
@@ -275,9 +283,7 @@ where
 {
     let n = config.acceptors;
     let shared = Arc::new(Shared {
-        listener,
-        slots: Arc::new(Semaphore::new(config.max_connections)),
-        conns: Mutex::new(None),
+        control,
         handler,
         config,
     });
@@ -287,7 +293,11 @@ where
         async move {
             let sup =
                 start_dynamic(&s.rt, Some(s.parent.clone()), DynamicSupervisorSpec::new()).await?;
-            *shared.conns.lock().unwrap_or_else(|p| p.into_inner()) = Some(sup.clone());
+            *shared
+                .control
+                .conns
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(sup.clone());
             Ok(Started::from(sup))
         }
     })

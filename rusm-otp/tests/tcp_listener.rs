@@ -245,3 +245,69 @@ async fn crashed_acceptor_is_restarted_without_closing_connections() {
     println!("{}", rt.tree());
     listener.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raising_max_connections_serves_queued_clients_and_info_reports_it() {
+    let rt = Runtime::current();
+    let (addr, listener) = rt
+        .listen_with(ListenerConfig::new("127.0.0.1:0").max_connections(1), echo)
+        .await
+        .unwrap();
+    let mut a = connect(addr).await.unwrap();
+    a.write_all(b"a").await.unwrap();
+    let mut one = [0u8; 1];
+    a.read_exact(&mut one).await.unwrap();
+    let mut queued = connect(addr).await.unwrap();
+    queued.write_all(b"q").await.unwrap();
+    let info = listener.info();
+    assert_eq!(
+        (info.connections, info.max_connections, info.accepting),
+        (1, 1, true)
+    );
+    assert_eq!(info.addr, addr);
+    listener.set_max_connections(2);
+    within("queued client served", queued.read_exact(&mut one))
+        .await
+        .unwrap();
+    assert_eq!(listener.info().connections, 2);
+    // Lowering stops nothing.
+    listener.set_max_connections(1);
+    a.write_all(b"b").await.unwrap();
+    a.read_exact(&mut one).await.unwrap();
+    assert_eq!(&one, b"b");
+    listener.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_refuses_at_once_lets_connections_finish_and_kills_the_rest_at_deadline() {
+    let rt = Runtime::current();
+    let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
+    let mut idle = connect(addr).await.unwrap();
+    idle.write_all(b"x").await.unwrap();
+    let mut one = [0u8; 1];
+    idle.read_exact(&mut one).await.unwrap();
+    let drainer = listener.clone();
+    let mut seen = Vec::new();
+    let t0 = tokio::time::Instant::now();
+    let drain = tokio::spawn(async move {
+        let r = drainer
+            .drain(Duration::from_millis(300), |n| seen.push(n))
+            .await;
+        (r, seen)
+    });
+    within("refused", async {
+        while connect(addr).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let (reason, seen) = within("drain", drain).await.unwrap();
+    assert_eq!(reason, rusm_otp::ExitReason::Shutdown(None));
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    // The idle client (and any connect that raced the drain) never ended by itself.
+    assert!(seen.len() >= 2 && seen.iter().all(|n| *n >= 1), "{seen:?}");
+    // The idle connection was killed at the deadline: its socket is closed.
+    let mut rest = Vec::new();
+    let _ = within("closed", idle.read_to_end(&mut rest)).await;
+    assert_eq!(rt.alive_processes(), 0);
+}

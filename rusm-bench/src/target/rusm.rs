@@ -141,7 +141,7 @@ impl Target for RusmTarget {
                     }
                 })
                 .await?;
-            Ok((addr, ServerGuard::new(KillOnDrop(listener))))
+            Ok((addr, ServerGuard::new(KillOnDrop((*listener).clone()))))
         })
     }
 

@@ -72,10 +72,10 @@ where
     loop {
         // Take a connection slot before accepting: at max_connections the acceptor waits
         // here and new clients wait in the kernel backlog.
-        let Ok(permit) = shared.slots.clone().acquire_owned().await else {
+        let Ok(permit) = shared.control.slots.clone().acquire_owned().await else {
             return ExitReason::Shutdown(None);
         };
-        match shared.listener.accept().await {
+        match shared.control.listener.accept().await {
             Ok((stream, peer)) => {
                 unknown = 0;
                 if shared.config.nodelay {
@@ -85,6 +85,7 @@ where
                     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 }
                 let conns = shared
+                    .control
                     .conns
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -109,6 +110,15 @@ where
             }
             Err(e) => {
                 drop(permit);
+                if shared
+                    .control
+                    .stopping
+                    .load(std::sync::atomic::Ordering::Acquire)
+                {
+                    // The listener is draining and shut its socket: this acceptor has nothing
+                    // left to do, and exiting would only make its supervisor restart it.
+                    std::future::pending::<()>().await;
+                }
                 match accept_error_class(&e) {
                     AcceptErrorClass::PerConnection => {
                         tracing::debug!(acceptor = %pid, error = %e, "accept failed for one connection");
