@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod countdown;
 mod raw_tokio;
 mod rusm;
 

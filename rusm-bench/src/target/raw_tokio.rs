@@ -7,16 +7,18 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{BoxFuture, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun, ServerGuard, Target};
+use super::{
+    countdown::Countdown, BoxFuture, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun,
+    ServerGuard, Target,
+};
 use crate::net;
 
 /// How often the load loops look at the clock: often enough to stop within milliseconds of the
@@ -90,43 +92,6 @@ impl IdleSet for IdleTasks {
         // Dropping the senders closes every mailbox: each task's `recv` returns `None`.
         drop(senders);
         Box::pin(async move { exited.wait().await })
-    }
-}
-
-/// Resolves [`Countdown::wait`] once `count_down` was called as often as the start value.
-#[derive(Debug)]
-struct Countdown {
-    left: AtomicU64,
-    zero: Notify,
-}
-
-impl Countdown {
-    fn new(n: u64) -> Arc<Self> {
-        Arc::new(Countdown {
-            left: AtomicU64::new(n),
-            zero: Notify::new(),
-        })
-    }
-
-    fn count_down(&self) {
-        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // `notify_one` stores a permit when nobody waits yet.
-            self.zero.notify_one();
-        }
-    }
-
-    /// Lowers the start value for work that was never started (the deadline came first).
-    fn forget(&self, n: u64) {
-        if n > 0 && self.left.fetch_sub(n, Ordering::AcqRel) == n {
-            self.zero.notify_one();
-        }
-    }
-
-    async fn wait(&self) {
-        if self.left.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        self.zero.notified().await;
     }
 }
 

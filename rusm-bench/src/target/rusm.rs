@@ -4,15 +4,16 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ::rusm::prelude::*;
 use ::rusm::{ChildSpec, SupervisorSpec};
-use tokio::sync::Notify;
 
-use super::{BoxFuture, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun, ServerGuard, Target};
+use super::{
+    countdown::Countdown, BoxFuture, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun,
+    ServerGuard, Target,
+};
 
 /// Check the clock once per this many units of work.
 const CLOCK_EVERY: u64 = 1024;
@@ -43,40 +44,6 @@ struct KillOnDrop(ProcessHandle);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         self.0.kill();
-    }
-}
-
-#[derive(Debug)]
-struct Countdown {
-    left: AtomicU64,
-    zero: Notify,
-}
-
-impl Countdown {
-    fn new(n: u64) -> Arc<Self> {
-        Arc::new(Countdown {
-            left: AtomicU64::new(n),
-            zero: Notify::new(),
-        })
-    }
-
-    fn count_down(&self) {
-        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.zero.notify_one();
-        }
-    }
-
-    fn forget(&self, n: u64) {
-        if n > 0 && self.left.fetch_sub(n, Ordering::AcqRel) == n {
-            self.zero.notify_one();
-        }
-    }
-
-    async fn wait(&self) {
-        if self.left.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        self.zero.notified().await;
     }
 }
 
