@@ -15,8 +15,9 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where the callee sends its reply to a [`call`](Addr::call).
 ///
-/// Dropping it without replying makes the call fail with [`CallError::NoReply`] (or
-/// [`CallError::Exited`] when the callee is exiting), never hang.
+/// Dropping it without replying leaves the caller waiting, as a `gen_server` that does not
+/// reply: the call ends with [`CallError::Exited`] if the callee exits, else with
+/// [`CallError::Timeout`].
 pub struct ReplyTo<R> {
     tx: oneshot::Sender<R>,
 }
@@ -67,8 +68,8 @@ impl<M> Addr<M> {
     ///
     /// # Errors
     ///
-    /// [`CallError::Timeout`], [`CallError::NoProc`], [`CallError::Exited`],
-    /// [`CallError::NoReply`], or [`CallError::CallingSelf`] when a process calls itself.
+    /// [`CallError::Timeout`], [`CallError::NoProc`], [`CallError::Exited`], or
+    /// [`CallError::CallingSelf`] when a process calls itself.
     pub async fn call_timeout<R>(
         &self,
         make: impl FnOnce(ReplyTo<R>) -> M,
@@ -82,11 +83,15 @@ impl<M> Addr<M> {
         if self.send(make(ReplyTo { tx })).is_err() {
             return Err(CallError::NoProc(pid));
         }
-        match tokio::time::timeout(timeout, rx).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(_)) => match self.exit_reason() {
-                Some(reason) => Err(CallError::Exited(pid, reason)),
-                None => Err(CallError::NoReply(pid)),
+            // The reply handle was dropped unanswered: as a gen_server caller, wait for the
+            // callee's exit (its reason) or the timeout. The handle is usually dropped because
+            // the callee is exiting, just before its exit is recorded.
+            Ok(Err(_)) => match tokio::time::timeout_at(deadline, self.wait()).await {
+                Ok(reason) => Err(CallError::Exited(pid, reason)),
+                Err(_) => Err(CallError::Timeout),
             },
             Err(_) => Err(CallError::Timeout),
         }

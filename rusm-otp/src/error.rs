@@ -89,8 +89,6 @@ pub enum CallError {
     NoProc(Pid),
     /// The callee exited before replying; its reason.
     Exited(Pid, ExitReason),
-    /// The callee dropped the reply handle without replying and lives on.
-    NoReply(Pid),
     /// A process called itself, which could only time out (`calling_self`).
     CallingSelf(Pid),
 }
@@ -101,7 +99,6 @@ impl fmt::Display for CallError {
             CallError::Timeout => f.write_str("call timed out"),
             CallError::NoProc(pid) => write!(f, "call to {pid}: no such process"),
             CallError::Exited(pid, r) => write!(f, "{pid} exited before replying: {r}"),
-            CallError::NoReply(pid) => write!(f, "{pid} dropped the request without replying"),
             CallError::CallingSelf(pid) => write!(f, "{pid} called itself"),
         }
     }

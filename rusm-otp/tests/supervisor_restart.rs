@@ -79,6 +79,8 @@ async fn one_for_one_restarts_only_the_failed_child() {
     let b = rx.started("b").await;
     a.send(Cmd::Panic).unwrap();
     let a2 = rx.started("a").await;
+    // A request is served only after the supervisor recorded the restart.
+    let _ = sup.restart_child("none").await;
     assert_ne!(a.pid(), a2.pid());
     assert!(b.is_alive());
     assert_eq!(sup.child_pid("b"), Some(b.pid()));
@@ -361,6 +363,7 @@ async fn restarts_spaced_beyond_the_period_never_trip_the_limit() {
         a.send(Cmd::Panic).unwrap();
         a = rx.started("a").await;
     }
+    let _ = sup.restart_child("none").await;
     assert!(sup.is_alive());
     assert_eq!(sup.which_children()[0].restarts, 5);
     sup.stop().await;
@@ -412,6 +415,7 @@ async fn exceeded_intensity_escalates_to_the_parent_supervisor() {
     // The inner supervisor gives up; the top one restarts it (a permanent child), and with
     // it a fresh leaf.
     let leaf2 = rx.started("leaf").await;
+    let _ = top.restart_child("none").await;
     assert_ne!(leaf.pid(), leaf2.pid());
     let new_inner = top.child_pid("inner").unwrap();
     assert_ne!(new_inner, inner_pid);
