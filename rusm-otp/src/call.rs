@@ -83,7 +83,11 @@ impl<M> Addr<M> {
         if self.send(make(ReplyTo { tx })).is_err() {
             return Err(CallError::NoProc(pid));
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        // `Duration::MAX` means "wait as long as it takes" (OTP's `infinity`).
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(60 * 60 * 24 * 365 * 30));
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(r)) => Ok(r),
             // The reply handle was dropped unanswered: as a gen_server caller, wait for the
