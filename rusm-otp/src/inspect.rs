@@ -177,7 +177,7 @@ fn row(c: &crate::supervisor::Child) -> (Node, Option<Arc<SupervisorShared>>) {
         restarts: c.restarts,
         status,
         uptime,
-        detail: c.detail.as_deref().map(str::to_string),
+        detail: c.peer.map(|p| p.to_string()),
         children: Vec::new(),
     };
     (node, sup)

@@ -183,7 +183,8 @@ pub(crate) struct Child {
     pub(crate) restarts: u64,
     pub(crate) backoff_attempt: u32,
     pub(crate) last_started: Option<Instant>,
-    pub(crate) detail: Option<Arc<str>>,
+    /// The peer address of a connection process; formatted only when inspected.
+    pub(crate) peer: Option<std::net::SocketAddr>,
 }
 
 impl Child {
@@ -199,7 +200,7 @@ impl Child {
             restarts: 0,
             backoff_attempt: 0,
             last_started: None,
-            detail: None,
+            peer: None,
         }
     }
 

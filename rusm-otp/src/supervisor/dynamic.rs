@@ -167,7 +167,7 @@ impl DynamicSupervisorRef {
     /// its table before it runs. Used by listeners, where each connection is one.
     pub(crate) fn start_temporary<M, F, Fut>(
         &self,
-        detail: Option<Arc<str>>,
+        peer: Option<std::net::SocketAddr>,
         shutdown: Shutdown,
         f: F,
     ) -> Option<Addr<M>>
@@ -200,7 +200,7 @@ impl DynamicSupervisorRef {
             restarts: 0,
             backoff_attempt: 0,
             last_started: None,
-            detail,
+            peer,
         };
         child.set_running(Started::from(addr.clone()));
         map.insert(addr.pid().0, child);

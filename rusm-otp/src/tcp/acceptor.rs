@@ -95,7 +95,7 @@ where
                 };
                 let handler = shared.clone();
                 let started = conns.start_temporary(
-                    Some(Arc::from(peer.to_string())),
+                    Some(peer),
                     Shutdown::Timeout(shared.config.drain_timeout),
                     move |ctx: Ctx| async move {
                         let _slot = permit;

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusm_otp::{Addr, ChildSpec, ChildType, Ctx, ExitReason, InitAck, Msg, Pid, Started, Starter};
+use rusm_otp::{Addr, ChildSpec, ChildType, Ctx, ExitReason, InitAck, Msg, Started, Starter};
 use tokio::sync::mpsc;
 
 /// Awaits `f`, failing the test with `what` if it takes more than 10 s.
@@ -158,10 +158,6 @@ fn spec_of(id: &str, ev: &Events, trap: bool) -> ChildSpec {
 pub async fn stubborn(mut ctx: Ctx<()>) {
     ctx.trap_exit(true);
     while !matches!(ctx.recv().await, Msg::User(())) {}
-}
-
-pub fn pid_of(addr: &Addr<Cmd>) -> Pid {
-    addr.pid()
 }
 
 /// Panics with `msg`; a function returning `()`, so bodies that call it have a normal type.
