@@ -164,3 +164,90 @@ pub async fn stubborn(mut ctx: Ctx<()>) {
 pub fn crash(msg: &str) {
     panic!("{msg}")
 }
+
+/// Polls `cond` every 5 ms until it holds, failing the test with `what` after 10 s.
+pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    within(what, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+/// Open sockets of this test process (entries of `/proc/self/fd` that are sockets). Sockets,
+/// not all descriptors: the test harness opens and closes runtimes (epoll, eventfd) for the
+/// tests that start meanwhile.
+pub fn open_sockets() -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+        })
+        .count()
+}
+
+/// Resident memory of this test process in bytes (`VmRSS` of `/proc/self/status`).
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Held by every test of a binary that reads process-wide figures (open descriptors, memory,
+/// CPU), so that no other test of that binary opens sockets meanwhile.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The pid of the tree node whose detail is `detail` (a connection's peer address).
+pub fn pid_by_detail(rt: &rusm_otp::Runtime, detail: &str) -> Option<rusm_otp::Pid> {
+    fn find(n: &rusm_otp::Node, detail: &str) -> Option<rusm_otp::Pid> {
+        if n.detail.as_deref() == Some(detail) {
+            return n.pid;
+        }
+        n.children.iter().find_map(|c| find(c, detail))
+    }
+    rt.tree().roots.iter().find_map(|r| find(r, detail))
+}
+
+/// The handle of the connection process serving the client whose local address is `client`,
+/// waiting until it shows in the tree.
+pub async fn connection_process(
+    rt: &rusm_otp::Runtime,
+    client: std::net::SocketAddr,
+) -> rusm_otp::ProcessHandle {
+    let detail = client.to_string();
+    within("the connection process in the tree", async {
+        loop {
+            if let Some(h) = pid_by_detail(rt, &detail).and_then(|pid| rt.process(pid)) {
+                return h;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+}
+
+/// Reads until EOF or an error, at most 10 s: what a client sees when the server closes.
+/// `Ok(n)` is a clean end after `n` more bytes; `Err` is usually a reset.
+pub async fn read_until_closed<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+) -> std::io::Result<usize> {
+    use tokio::io::AsyncReadExt;
+    within("the peer to close", async {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0;
+        loop {
+            match r.read(&mut buf).await {
+                Ok(0) => return Ok(total),
+                Ok(n) => total += n,
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await
+}
