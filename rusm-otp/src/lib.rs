@@ -63,5 +63,4 @@ pub use supervisor::{
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
     SupervisorSpec,
 };
-pub use tcp::{connect, Listener, ListenerConfig, ListenerInfo};
-pub use tokio::net::TcpStream;
+pub use tcp::{connect, AcceptErrors, Listener, ListenerConfig, ListenerInfo, TcpStream};

@@ -25,14 +25,14 @@
 
 mod acceptor;
 mod listener;
+mod stream;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::exit::IntoExitReason;
@@ -44,10 +44,12 @@ use crate::supervisor::{
     SupervisorSpec,
 };
 pub(crate) use listener::Control;
-pub use listener::{Listener, ListenerInfo};
+pub use listener::{AcceptErrors, Listener, ListenerInfo};
+pub use stream::TcpStream;
 
 /// Listener options. Defaults: 2 acceptors, 16,384 max connections, backlog 1024,
-/// `TCP_NODELAY` on, `SO_REUSEADDR` on, no `SO_REUSEPORT`, normal close, 5 s drain.
+/// `TCP_NODELAY` on, `SO_REUSEADDR` on, no `SO_REUSEPORT`, normal close, 5 s drain, no idle
+/// timeout.
 ///
 /// Two acceptors (not ranch's 10): tokio wakes every task waiting on one listener for each
 /// connection, so more acceptors on one socket only add wake-ups.
@@ -69,6 +71,10 @@ pub struct ListenerConfig {
     pub reuse_port: bool,
     /// How long connections get to finish when the listener stops.
     pub drain_timeout: Duration,
+    /// Slowloris protection: a connection whose peer sends no byte for this long (counted
+    /// from accept) exits with an `Error(TimedOut)` reason and frees its slot. Only bytes
+    /// received reset the clock, not writes. Off (`None`) by default.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl ListenerConfig {
@@ -83,6 +89,7 @@ impl ListenerConfig {
             close_with_reset: false,
             reuse_port: false,
             drain_timeout: Duration::from_secs(5),
+            idle_timeout: None,
         }
     }
 
@@ -128,6 +135,12 @@ impl ListenerConfig {
         self
     }
 
+    /// Sets the idle timeout (`None`: off).
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
     fn validate(&self) -> io::Result<()> {
         let bad = |m: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, m.to_string()));
         if self.acceptors == 0 || self.acceptors > 1024 {
@@ -138,6 +151,9 @@ impl ListenerConfig {
         }
         if self.backlog == 0 {
             return bad("backlog must be at least 1");
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return bad("idle_timeout must be longer than zero (None turns it off)");
         }
         Ok(())
     }
@@ -240,17 +256,8 @@ impl Runtime {
         Fut::Output: IntoExitReason,
     {
         config.validate()?;
-        let listener = Arc::new(bind(&config)?);
-        let local = listener.local_addr()?;
-        let control = Arc::new(Control {
-            listener: listener.clone(),
-            slots: Arc::new(Semaphore::new(config.max_connections)),
-            max: AtomicUsize::new(config.max_connections),
-            conns: Mutex::new(None),
-            stopping: AtomicBool::new(false),
-            acceptors: config.acceptors,
-            addr: local,
-        });
+        let control = Arc::new(Control::new(bind(&config)?, &config)?);
+        let local = control.addr;
         let spec =
             listener_spec(control.clone(), config, handler).name(format!("listener {local}"));
         let sup = self
@@ -262,9 +269,10 @@ impl Runtime {
         // Stop listening the moment the listener ends, even if an acceptor is slow to drop
         // its reference: shutdown(2) wakes every poller and refuses new connections.
         let watched = handle.clone();
+        let closing = control.clone();
         self.inner.handle.spawn(async move {
             watched.wait().await;
-            let _ = socket2::SockRef::from(&*listener).shutdown(std::net::Shutdown::Both);
+            closing.close_socket();
         });
         Ok((local, Listener { handle, control }))
     }
@@ -326,5 +334,7 @@ where
 ///
 /// The `io::Error` of the connect, e.g. `ConnectionRefused`.
 pub async fn connect(addr: impl tokio::net::ToSocketAddrs) -> io::Result<TcpStream> {
-    TcpStream::connect(addr).await
+    tokio::net::TcpStream::connect(addr)
+        .await
+        .map(TcpStream::from)
 }

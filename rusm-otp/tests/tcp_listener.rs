@@ -38,7 +38,7 @@ async fn port_zero_echo_round_trip_with_payload_larger_than_one_read() {
     let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     assert_ne!(addr.port(), 0);
     let payload: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
-    let mut c = connect(addr).await.unwrap();
+    let mut c = connect(addr).await.unwrap().into_inner();
     let (mut r, mut w) = c.split();
     let send = async {
         w.write_all(&payload).await.unwrap();

@@ -2,16 +2,17 @@
 //! Mirrors `ranch_acceptor`: out of file descriptors → back off, don't crash (a crash loop
 //! escalates); one pending connection's error → retry at once; listener dead → exit.
 
+use std::future::Future;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use tokio::net::TcpStream;
 
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::process::Ctx;
 use crate::supervisor::Shutdown;
-use crate::tcp::Shared;
+use crate::tcp::stream::IdleClock;
+use crate::tcp::{Shared, TcpStream};
 
 /// ranch and Thousand Island sleep 100 ms on EMFILE.
 const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
@@ -24,13 +25,13 @@ const MAX_UNKNOWN: u32 = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AcceptErrorClass {
     /// Only this pending connection failed: retry at once.
-    PerConnection,
+    PerConnection = 0,
     /// Out of descriptors, buffers or memory: back off.
-    Resource,
+    Resource = 1,
     /// The listening socket is gone: exit.
-    ListenerDead,
+    ListenerDead = 2,
     /// Anything else: short backoff, exit after several in a row.
-    Unknown,
+    Unknown = 3,
 }
 
 pub(crate) fn accept_error_class(e: &io::Error) -> AcceptErrorClass {
@@ -69,13 +70,27 @@ where
     let mut last_warn: Option<Instant> = None;
     let mut unknown = 0u32;
     let pid = ctx.pid();
+    let control = &shared.control;
+    let (mut generation, mut socket) = control.socket();
     loop {
+        control.resumed().await;
+        if control.generation() != generation {
+            (generation, socket) = control.socket();
+        }
+        let Some(listening) = &socket else {
+            if *control.suspended.borrow() || control.generation() != generation {
+                continue; // suspended: resumed() waits; resumed since: refresh
+            }
+            // The listener is stopping: this acceptor is about to be stopped with it.
+            std::future::pending::<()>().await;
+            continue;
+        };
         // Take a connection slot before accepting: at max_connections the acceptor waits
         // here and new clients wait in the kernel backlog.
-        let Ok(permit) = shared.control.slots.clone().acquire_owned().await else {
+        let Ok(permit) = control.slots.clone().acquire_owned().await else {
             return ExitReason::Shutdown(None);
         };
-        match shared.control.listener.accept().await {
+        match control.accept(listening).await {
             Ok((stream, peer)) => {
                 unknown = 0;
                 if shared.config.nodelay {
@@ -84,8 +99,7 @@ where
                 if shared.config.close_with_reset {
                     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 }
-                let conns = shared
-                    .control
+                let conns = control
                     .conns
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -99,7 +113,7 @@ where
                     Shutdown::Timeout(shared.config.drain_timeout),
                     move |ctx: Ctx| async move {
                         let _slot = permit;
-                        (handler.handler)(ctx, stream).await.into_exit_reason()
+                        serve(ctx, stream, &handler).await
                     },
                 );
                 if started.is_none() {
@@ -110,16 +124,17 @@ where
             }
             Err(e) => {
                 drop(permit);
-                if shared
-                    .control
-                    .stopping
-                    .load(std::sync::atomic::Ordering::Acquire)
-                {
+                if control.stopping.load(Ordering::Acquire) {
                     // The listener is draining and shut its socket: this acceptor has nothing
                     // left to do, and exiting would only make its supervisor restart it.
                     std::future::pending::<()>().await;
                 }
-                match accept_error_class(&e) {
+                if control.generation() != generation {
+                    continue; // closed by `suspend` or replaced by `resume`: not a fault
+                }
+                let class = accept_error_class(&e);
+                control.errors[class as usize].fetch_add(1, Ordering::Relaxed);
+                match class {
                     AcceptErrorClass::PerConnection => {
                         tracing::debug!(acceptor = %pid, error = %e, "accept failed for one connection");
                     }
@@ -143,6 +158,40 @@ where
             }
         }
     }
+}
+
+/// Runs the handler on one accepted socket, under the idle watchdog when one is configured.
+async fn serve<H, Fut>(ctx: Ctx, stream: tokio::net::TcpStream, shared: &Shared<H>) -> ExitReason
+where
+    H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    let Some(timeout) = shared.config.idle_timeout else {
+        return (shared.handler)(ctx, TcpStream::with_idle(stream, None))
+            .await
+            .into_exit_reason();
+    };
+    let clock = IdleClock::new();
+    let handler = (shared.handler)(ctx, TcpStream::with_idle(stream, Some(clock.clone())));
+    let mut handler = std::pin::pin!(handler);
+    let mut expired = std::pin::pin!(clock.expired(timeout));
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = handler.as_mut().poll(cx) {
+            return std::task::Poll::Ready(out.into_exit_reason());
+        }
+        expired.as_mut().poll(cx).map(|()| {
+            tracing::debug!(
+                timeout_ms = timeout.as_millis() as u64,
+                "connection idle timeout"
+            );
+            ExitReason::error(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("idle timeout: the peer sent nothing for {timeout:?}"),
+            ))
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -1,33 +1,180 @@
-//! [`Listener`]: the handle `listen` returns — info, max connections at run time, drain.
+//! [`Listener`]: the handle `listen` returns — info, max connections at run time,
+//! suspend/resume, drain.
 
+use std::collections::VecDeque;
+use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
 
 use crate::exit::ExitReason;
 use crate::process::ProcessHandle;
 use crate::supervisor::DynamicSupervisorRef;
+use crate::tcp::ListenerConfig;
 
 /// The state a listener shares between its handle and its acceptors.
 pub(crate) struct Control {
-    pub(crate) listener: Arc<TcpListener>,
+    /// The listening socket; `None` while suspended or stopped. Replaced, never reused:
+    /// `generation` counts the changes so acceptors refresh their copy with one atomic load.
+    socket: Mutex<Option<Arc<TcpListener>>>,
+    generation: AtomicU64,
+    /// Options to bind again with on `resume` (the address is the bound one).
+    rebind: ListenerConfig,
     /// One permit per free connection slot; acceptors take one before accepting.
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) max: AtomicUsize,
     pub(crate) conns: Mutex<Option<DynamicSupervisorRef>>,
     /// Set by `drain`: acceptors that see the socket shut down park instead of exiting.
     pub(crate) stopping: AtomicBool,
+    /// `true` while suspended: the socket is not listening and acceptors wait for `false`.
+    pub(crate) suspended: watch::Sender<bool>,
     pub(crate) acceptors: usize,
     pub(crate) addr: SocketAddr,
+    /// Accept errors seen, by class (`AcceptErrorClass as usize`).
+    pub(crate) errors: [AtomicU64; 4],
+    /// Errors injected by [`Listener::inject_accept_errors`]; `injecting` keeps the accept
+    /// path to one relaxed load when there are none.
+    injected: Mutex<Injected>,
+    injecting: AtomicBool,
 }
 
 impl Control {
+    pub(crate) fn new(listener: TcpListener, config: &ListenerConfig) -> io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let mut rebind = config.clone();
+        rebind.addr = addr.to_string();
+        Ok(Control {
+            addr,
+            socket: Mutex::new(Some(Arc::new(listener))),
+            generation: AtomicU64::new(0),
+            rebind,
+            slots: Arc::new(Semaphore::new(config.max_connections)),
+            max: AtomicUsize::new(config.max_connections),
+            conns: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            suspended: watch::Sender::new(false),
+            acceptors: config.acceptors,
+            errors: Default::default(),
+            injected: Mutex::new(Injected::default()),
+            injecting: AtomicBool::new(false),
+        })
+    }
+
     fn conns(&self) -> Option<DynamicSupervisorRef> {
         self.conns.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The socket's generation; it changes whenever the socket is closed or replaced.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The current socket and its generation.
+    pub(crate) fn socket(&self) -> (u64, Option<Arc<TcpListener>>) {
+        let socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
+        (self.generation(), socket.clone())
+    }
+
+    /// Stops listening at once: `shutdown(2)` refuses new connects and wakes every acceptor
+    /// waiting in `accept`, even one slow to drop its copy of the socket.
+    pub(crate) fn close_socket(&self) {
+        let old = {
+            let mut socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            socket.take()
+        };
+        if let Some(old) = old {
+            let _ = socket2::SockRef::from(&*old).shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Binds a fresh socket on the bound address, with the listener's options.
+    fn open_socket(&self) -> io::Result<()> {
+        let fresh = Arc::new(super::bind(&self.rebind)?);
+        let mut socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        *socket = Some(fresh);
+        Ok(())
+    }
+
+    /// Waits while the listener is suspended.
+    pub(crate) async fn resumed(&self) {
+        if *self.suspended.borrow() {
+            let _ = self.suspended.subscribe().wait_for(|s| !*s).await;
+        }
+    }
+
+    /// Accepts one connection on `socket`, or returns the next injected error.
+    pub(crate) async fn accept(&self, socket: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+        if self.injecting.load(Ordering::Relaxed) {
+            if let Some(next) = self.injected().next() {
+                return next;
+            }
+        }
+        let accepted = socket.accept().await?;
+        if self.injecting.load(Ordering::Relaxed) {
+            // An acceptor already waiting in accept(2) when errors were injected: the errors
+            // come first, this connection after them.
+            let mut q = self.injected();
+            if let Some(e) = q.errors.pop_front() {
+                q.held.push_back(accepted);
+                return Err(e);
+            }
+        }
+        Ok(accepted)
+    }
+
+    fn injected(&self) -> InjectedGuard<'_> {
+        InjectedGuard {
+            q: self.injected.lock().unwrap_or_else(|p| p.into_inner()),
+            flag: &self.injecting,
+        }
+    }
+}
+
+/// Injected accept errors, and connections accepted while errors were pending.
+#[derive(Default)]
+struct Injected {
+    errors: VecDeque<io::Error>,
+    held: VecDeque<(TcpStream, SocketAddr)>,
+}
+
+/// The locked queue; dropping it updates the `injecting` flag.
+struct InjectedGuard<'a> {
+    q: std::sync::MutexGuard<'a, Injected>,
+    flag: &'a AtomicBool,
+}
+
+impl InjectedGuard<'_> {
+    fn next(&mut self) -> Option<io::Result<(TcpStream, SocketAddr)>> {
+        match self.q.errors.pop_front() {
+            Some(e) => Some(Err(e)),
+            None => self.q.held.pop_front().map(Ok),
+        }
+    }
+}
+
+impl std::ops::Deref for InjectedGuard<'_> {
+    type Target = Injected;
+    fn deref(&self) -> &Injected {
+        &self.q
+    }
+}
+
+impl std::ops::DerefMut for InjectedGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Injected {
+        &mut self.q
+    }
+}
+
+impl Drop for InjectedGuard<'_> {
+    fn drop(&mut self) {
+        let pending = !self.q.errors.is_empty() || !self.q.held.is_empty();
+        self.flag.store(pending, Ordering::Relaxed);
     }
 }
 
@@ -66,8 +213,25 @@ pub struct ListenerInfo {
     pub connections: usize,
     /// The limit on connection processes.
     pub max_connections: usize,
-    /// Whether it still accepts (false once draining).
+    /// Whether it accepts now (false while suspended and once draining).
     pub accepting: bool,
+    /// Accept errors seen since the listener started, by class.
+    pub accept_errors: AcceptErrors,
+}
+
+/// Accept errors a listener has seen, by what they mean and what the acceptors did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AcceptErrors {
+    /// Errors of one pending connection (`ECONNABORTED`, `EPROTO`, …): retried at once.
+    pub per_connection: u64,
+    /// Out of descriptors, buffers or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`):
+    /// each one backed off 100 ms.
+    pub resource: u64,
+    /// The listening socket is gone (`EBADF`, `ENOTSOCK`, `EINVAL`, `EFAULT`): each one ended
+    /// an acceptor, for its supervisor to restart.
+    pub listener_dead: u64,
+    /// Anything else: backed off; ten in a row end the acceptor.
+    pub unknown: u64,
 }
 
 impl Listener {
@@ -88,7 +252,19 @@ impl Listener {
             acceptors: self.control.acceptors,
             connections: self.connections(),
             max_connections: self.control.max.load(Ordering::Acquire),
-            accepting: self.handle.is_alive() && !self.control.stopping.load(Ordering::Acquire),
+            accepting: self.handle.is_alive()
+                && !self.control.stopping.load(Ordering::Acquire)
+                && !*self.control.suspended.borrow(),
+            accept_errors: {
+                let e = &self.control.errors;
+                let n = |i: usize| e[i].load(Ordering::Relaxed);
+                AcceptErrors {
+                    per_connection: n(0),
+                    resource: n(1),
+                    listener_dead: n(2),
+                    unknown: n(3),
+                }
+            },
         }
     }
 
@@ -113,12 +289,60 @@ impl Listener {
         }
     }
 
+    /// Stops accepting, keeping every connection (ranch's `suspend_listener`): the listening
+    /// socket is closed, so new connects are refused and clients queued in its backlog are
+    /// reset. Undo with [`resume`](Self::resume).
+    pub fn suspend(&self) {
+        if self.control.suspended.send_replace(true) {
+            return;
+        }
+        self.control.close_socket();
+        tracing::info!(addr = %self.control.addr, "listener suspended");
+    }
+
+    /// Listens again on the same address after [`suspend`](Self::suspend)
+    /// (ranch's `resume_listener`); the acceptors go back to accepting.
+    ///
+    /// # Errors
+    ///
+    /// The `io::Error` of binding the address again (another program may have taken the
+    /// port meanwhile); the listener then stays suspended.
+    pub fn resume(&self) -> io::Result<()> {
+        if !*self.control.suspended.borrow() || self.control.stopping.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.control.open_socket()?;
+        self.control.suspended.send_replace(false);
+        tracing::info!(addr = %self.control.addr, "listener resumed");
+        Ok(())
+    }
+
+    /// Fault injection for tests: the next accepts fail with `errors`, in order, as if
+    /// `accept(2)` had returned them, and the acceptors handle each by its class (see
+    /// [`AcceptErrors`]). An acceptor already waiting in `accept(2)` sees them when its next
+    /// connection arrives, before that connection. Real accepts resume once they are used up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// # let rt = rusm_otp::Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let (addr, listener) = rt.listen("127.0.0.1:0", |_ctx, _s| async {}).await.unwrap();
+    /// listener.inject_accept_errors([io::Error::from_raw_os_error(103)]); // ECONNABORTED
+    /// let _client = rusm_otp::connect(addr).await.unwrap();
+    /// # });
+    /// ```
+    pub fn inject_accept_errors(&self, errors: impl IntoIterator<Item = io::Error>) {
+        self.control.injected().errors.extend(errors);
+    }
+
     /// Drains the listener in one call: stops accepting at once (new connects are refused),
     /// reports the connections left to `progress` (now, then every 100 ms), kills those still
     /// open at `timeout`, then stops the listener. Returns the listener's exit reason.
     pub async fn drain(&self, timeout: Duration, mut progress: impl FnMut(usize)) -> ExitReason {
         self.control.stopping.store(true, Ordering::Release);
-        let _ = socket2::SockRef::from(&*self.control.listener).shutdown(std::net::Shutdown::Both);
+        self.control.close_socket();
         tracing::info!(addr = %self.control.addr, "listener draining");
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
