@@ -459,6 +459,27 @@ async fn max_connections_raised_to_unlimited_then_lowered_limits_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails: slots already taken by waiting acceptors are not retired when the limit is \
+            lowered, so up to one connection per acceptor gets past it; run with --ignored"]
+async fn lowering_max_connections_is_exact_with_several_acceptors() {
+    let _serial = SERIAL.lock().await;
+    let rt = Runtime::current();
+    let config = ListenerConfig::new("127.0.0.1:0")
+        .max_connections(10)
+        .acceptors(4);
+    let (addr, l) = rt.listen_with(config, echo).await.unwrap();
+    l.set_max_connections(2);
+    let _conns = held(addr, 2).await;
+    let mut late = client(addr).await;
+    late.write_all(b"l").await.unwrap();
+    assert!(
+        left_waiting(&mut late).await,
+        "a third client was served at max_connections 2"
+    );
+    l.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "fails: set_max_connections(usize::MAX) after a lowering panics in Semaphore::add_permits \
             (more than MAX_PERMITS); run with --ignored"]
 async fn eighty_concurrent_max_connections_changes_spawn_nothing_and_touch_no_connection() {
