@@ -78,6 +78,47 @@ pub struct SupervisorSpec {
     pub(crate) auto_shutdown: AutoShutdown,
     pub(crate) children: Vec<ChildSpec>,
     pub(crate) name: Option<Arc<str>>,
+    /// Crate-internal: runs when the supervisor starts to stop (see [`StopHook`]).
+    pub(crate) on_stop: Option<StopHook>,
+}
+
+/// A callback run once, when a supervisor starts to stop — before it stops its children — or
+/// at the latest when its process state is dropped (a `kill`), before its exit is published.
+/// A listener closes its socket here, so that a stopping listener refuses clients at once.
+#[derive(Clone)]
+pub(crate) struct StopHook(Arc<StopHookOnce>);
+
+struct StopHookOnce(Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl StopHook {
+    pub(crate) fn new(f: impl FnOnce() + Send + 'static) -> Self {
+        StopHook(Arc::new(StopHookOnce(Mutex::new(Some(Box::new(f))))))
+    }
+
+    fn run(&self) {
+        self.0.run();
+    }
+}
+
+impl StopHookOnce {
+    fn run(&self) {
+        let f = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(f) = f {
+            f();
+        }
+    }
+}
+
+impl Drop for StopHookOnce {
+    fn drop(&mut self) {
+        self.run();
+    }
+}
+
+impl std::fmt::Debug for StopHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopHook")
+    }
 }
 
 impl SupervisorSpec {
@@ -90,6 +131,7 @@ impl SupervisorSpec {
             auto_shutdown: AutoShutdown::Never,
             children: Vec::new(),
             name: None,
+            on_stop: None,
         }
     }
 
@@ -518,6 +560,7 @@ pub(crate) async fn start_supervisor(
 
 struct Sup {
     ctx: Ctx<SupMsg>,
+    on_stop: Option<StopHook>,
     shared: Arc<SupervisorShared>,
     strategy: Strategy,
     auto_shutdown: AutoShutdown,
@@ -541,6 +584,7 @@ async fn supervisor_main(
     });
     let mut sup = Sup {
         ctx,
+        on_stop: spec.on_stop.clone(),
         shared: shared.clone(),
         strategy: spec.strategy,
         auto_shutdown: spec.auto_shutdown,
@@ -881,6 +925,9 @@ impl Sup {
 
     /// OTP's `terminate/2`: every child, last started first, each by its shutdown spec.
     async fn terminate_all(&mut self) {
+        if let Some(hook) = &self.on_stop {
+            hook.run();
+        }
         let n = self.shared.with_static(|v| v.len());
         for i in (0..n).rev() {
             let running = self.shared.with_static(|v| {

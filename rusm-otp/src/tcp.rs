@@ -33,14 +33,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
-use crate::exit::IntoExitReason;
+use crate::exit::{ExitReason, IntoExitReason};
 use crate::process::Ctx;
 use crate::runtime::Runtime;
 use crate::supervisor::dynamic::start_dynamic;
 use crate::supervisor::{
-    ChildSpec, ChildType, DynamicSupervisorSpec, Shutdown, Started, Starter, Strategy,
+    ChildSpec, ChildType, DynamicSupervisorSpec, Shutdown, Started, Starter, StopHook, Strategy,
     SupervisorSpec,
 };
 pub(crate) use listener::Control;
@@ -59,7 +58,8 @@ pub struct ListenerConfig {
     pub addr: String,
     /// Number of acceptor processes.
     pub acceptors: usize,
-    /// Connection processes alive at most.
+    /// Connection processes alive at most; values from [`u32::MAX`] up (e.g. `usize::MAX`)
+    /// mean unlimited, ranch's `infinity`.
     pub max_connections: usize,
     /// The listen backlog (`listen(2)`).
     pub backlog: u32,
@@ -71,6 +71,11 @@ pub struct ListenerConfig {
     pub reuse_port: bool,
     /// How long connections get to finish when the listener stops.
     pub drain_timeout: Duration,
+    /// Restart intensity of the acceptors supervisor; `None`: ranch's `1 + ceil(log2 N)` for
+    /// N acceptors.
+    pub acceptor_intensity: Option<u32>,
+    /// The period of that intensity (whole seconds, at least 1). Default 5 s.
+    pub acceptor_period: Duration,
     /// Slowloris protection: a connection whose peer sends no byte for this long (counted
     /// from accept) exits with an `Error(TimedOut)` reason and frees its slot. Only bytes
     /// received reset the clock, not writes. Off (`None`) by default.
@@ -90,6 +95,8 @@ impl ListenerConfig {
             reuse_port: false,
             drain_timeout: Duration::from_secs(5),
             idle_timeout: None,
+            acceptor_intensity: None,
+            acceptor_period: Duration::from_secs(5),
         }
     }
 
@@ -135,6 +142,14 @@ impl ListenerConfig {
         self
     }
 
+    /// Sets the acceptors supervisor's restart intensity: at most `intensity` acceptor
+    /// restarts within `period`, or the listener restarts them all.
+    pub fn acceptor_intensity(mut self, intensity: u32, period: Duration) -> Self {
+        self.acceptor_intensity = Some(intensity);
+        self.acceptor_period = period;
+        self
+    }
+
     /// Sets the idle timeout (`None`: off).
     pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
         self.idle_timeout = d;
@@ -146,11 +161,14 @@ impl ListenerConfig {
         if self.acceptors == 0 || self.acceptors > 1024 {
             return bad("acceptors must be between 1 and 1024");
         }
-        if self.max_connections == 0 || self.max_connections > Semaphore::MAX_PERMITS {
-            return bad("max_connections must be at least 1");
+        if self.max_connections == 0 {
+            return bad("max_connections must be at least 1 (usize::MAX: unlimited)");
         }
         if self.backlog == 0 {
             return bad("backlog must be at least 1");
+        }
+        if self.acceptor_period.as_secs() == 0 {
+            return bad("acceptor_period must be at least 1 second");
         }
         if self.idle_timeout == Some(Duration::ZERO) {
             return bad("idle_timeout must be longer than zero (None turns it off)");
@@ -158,6 +176,10 @@ impl ListenerConfig {
         Ok(())
     }
 }
+
+/// Max connections meaning "unlimited": more than any process can hold file descriptors for,
+/// and small enough that lowering from it retires slots in one semaphore call.
+pub(crate) const UNLIMITED: usize = u32::MAX as usize;
 
 /// Binds a listening socket with the config's options.
 pub(crate) fn bind(config: &ListenerConfig) -> io::Result<TcpListener> {
@@ -255,27 +277,80 @@ impl Runtime {
         Fut: std::future::Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        config.validate()?;
-        let control = Arc::new(Control::new(bind(&config)?, &config)?);
-        let local = control.addr;
-        let spec =
-            listener_spec(control.clone(), config, handler).name(format!("listener {local}"));
-        let sup = self
-            .start_supervisor(spec)
-            .await
-            .map_err(|e| io::Error::other(format!("listener failed to start: {e}")))?;
-        tracing::info!(addr = %local, pid = %sup.pid(), "listening");
-        let handle = (*sup).clone();
-        // Stop listening the moment the listener ends, even if an acceptor is slow to drop
-        // its reference: shutdown(2) wakes every poller and refuses new connections.
-        let watched = handle.clone();
-        let closing = control.clone();
-        self.inner.handle.spawn(async move {
-            watched.wait().await;
-            closing.close_socket();
-        });
-        Ok((local, Listener { handle, control }))
+        start_listener(&self.inner, None, config, handler).await
     }
+}
+
+impl ListenerConfig {
+    /// The listener as a child spec with id `id`, to put anywhere in a supervision tree: a
+    /// supervisor child that binds its socket each time it starts (a restart binds again).
+    /// [`Runtime::listen_with`] starts the same subtree as a root.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ListenerConfig, Runtime, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let web = ListenerConfig::new("127.0.0.1:0")
+    ///         .child_spec("web", |_ctx, _stream| async {});
+    ///     let app = rt
+    ///         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(web))
+    ///         .await
+    ///         .unwrap();
+    ///     assert!(rt.tree().find("acceptors").is_some());
+    ///     app.stop().await;
+    /// });
+    /// ```
+    pub fn child_spec<H, Fut>(self, id: impl Into<Arc<str>>, handler: H) -> ChildSpec
+    where
+        H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + Clone + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        ChildSpec::from_start(id, ChildType::Supervisor, move |s: Starter| {
+            let (config, handler) = (self.clone(), handler.clone());
+            async move {
+                let (_, listener) = start_listener(&s.rt, Some(s.parent.clone()), config, handler)
+                    .await
+                    .map_err(|e| crate::StartError::Exited(ExitReason::error(e)))?;
+                Ok(Started::from(listener.sup))
+            }
+        })
+        .shutdown(Shutdown::Infinity)
+    }
+}
+
+/// Binds the socket and starts the listener subtree under `parent` (a root when `None`).
+async fn start_listener<H, Fut>(
+    rt: &Arc<crate::runtime::Inner>,
+    parent: Option<Arc<crate::process::cell::Cell>>,
+    config: ListenerConfig,
+    handler: H,
+) -> io::Result<(SocketAddr, Listener)>
+where
+    H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    config.validate()?;
+    let control = Arc::new(Control::new(bind(&config)?, &config)?);
+    let local = control.addr;
+    let is_root = parent.is_none();
+    let spec = listener_spec(control.clone(), config, handler).name(format!("listener {local}"));
+    let sup = crate::supervisor::start_supervisor(rt, parent, spec)
+        .await
+        .map_err(|e| io::Error::other(format!("listener on {local} failed to start: {e}")))?;
+    tracing::info!(addr = %local, pid = %sup.pid(), root = is_root, "listening");
+    Ok((
+        local,
+        Listener {
+            handle: (*sup).clone(),
+            sup,
+            control,
+        },
+    ))
 }
 
 /// The listener's supervisor spec: `rest_for_one [connections, acceptors]`.
@@ -311,9 +386,12 @@ where
     })
     .shutdown(Shutdown::Infinity);
     // ranch_acceptors_sup: intensity 1 + ceil(log2 N) in 5 s, acceptors brutal_kill.
-    let intensity = 1 + (usize::BITS - (n.max(1) - 1).leading_zeros());
-    let mut acceptors =
-        SupervisorSpec::new(Strategy::OneForOne).intensity(intensity, Duration::from_secs(5));
+    let intensity = shared
+        .config
+        .acceptor_intensity
+        .unwrap_or(1 + (usize::BITS - (n.max(1) - 1).leading_zeros()));
+    let mut acceptors = SupervisorSpec::new(Strategy::OneForOne)
+        .intensity(intensity, shared.config.acceptor_period);
     for i in 0..n {
         let shared = shared.clone();
         acceptors = acceptors.child(
@@ -323,9 +401,13 @@ where
             .shutdown(Shutdown::BrutalKill),
         );
     }
-    SupervisorSpec::new(Strategy::RestForOne)
+    // Stop listening the moment the listener starts to stop (before its connections drain)
+    // or is killed (before its exit is published): refused, not queued.
+    let mut spec = SupervisorSpec::new(Strategy::RestForOne)
         .child(conns)
-        .child(ChildSpec::supervisor("acceptors", acceptors))
+        .child(ChildSpec::supervisor("acceptors", acceptors));
+    spec.on_stop = Some(StopHook::new(move || shared.control.close_socket()));
+    spec
 }
 
 /// Opens a TCP connection (an outbound socket for a process to own).

@@ -465,11 +465,9 @@ impl DynSup {
             cell.exit_signal(me.pid, &reason, kill, false);
         }
         for (cell, how) in &children {
-            let done = match how {
-                Shutdown::Timeout(d) => tokio::time::timeout_at(start + *d, wait_cell(cell))
-                    .await
-                    .is_ok(),
-                _ => {
+            let done = match how.deadline(start) {
+                Some(at) => tokio::time::timeout_at(at, wait_cell(cell)).await.is_ok(),
+                None => {
                     wait_cell(cell).await;
                     true
                 }

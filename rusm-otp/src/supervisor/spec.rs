@@ -47,6 +47,17 @@ pub enum Shutdown {
     Infinity,
 }
 
+impl Shutdown {
+    /// When a child stopped at `start` must be killed; `None` for "wait as long as it takes"
+    /// (`Infinity`, or a timeout beyond any clock) and for `BrutalKill`, which does not wait.
+    pub(crate) fn deadline(&self, start: tokio::time::Instant) -> Option<tokio::time::Instant> {
+        match self {
+            Shutdown::Timeout(d) => start.checked_add(*d),
+            _ => None,
+        }
+    }
+}
+
 /// `5000` ms, OTP's default shutdown for a worker.
 pub const DEFAULT_WORKER_SHUTDOWN: Shutdown = Shutdown::Timeout(Duration::from_millis(5000));
 

@@ -93,6 +93,7 @@ where
         match control.accept(listening).await {
             Ok((stream, peer)) => {
                 unknown = 0;
+                let slot = control.occupy(permit).await;
                 if shared.config.nodelay {
                     let _ = stream.set_nodelay(true);
                 }
@@ -112,7 +113,7 @@ where
                     Some(peer),
                     Shutdown::Timeout(shared.config.drain_timeout),
                     move |ctx: Ctx| async move {
-                        let _slot = permit;
+                        let _slot = slot;
                         serve(ctx, stream, &handler).await
                     },
                 );

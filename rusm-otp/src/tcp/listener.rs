@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::exit::ExitReason;
 use crate::process::ProcessHandle;
-use crate::supervisor::DynamicSupervisorRef;
+use crate::supervisor::{DynamicSupervisorRef, SupervisorRef};
 use crate::tcp::ListenerConfig;
 
 /// The state a listener shares between its handle and its acceptors.
@@ -27,6 +27,12 @@ pub(crate) struct Control {
     /// One permit per free connection slot; acceptors take one before accepting.
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) max: AtomicUsize,
+    /// Connections accepted and not yet ended: exact, unlike the permits, of which acceptors
+    /// waiting in `accept` hold one each.
+    live: AtomicUsize,
+    /// Acceptors waiting in [`Control::occupy`] for a lowered limit, and their wake-up.
+    over_limit: AtomicUsize,
+    slot_freed: Notify,
     pub(crate) conns: Mutex<Option<DynamicSupervisorRef>>,
     /// Set by `drain`: acceptors that see the socket shut down park instead of exiting.
     pub(crate) stopping: AtomicBool,
@@ -52,8 +58,11 @@ impl Control {
             socket: Mutex::new(Some(Arc::new(listener))),
             generation: AtomicU64::new(0),
             rebind,
-            slots: Arc::new(Semaphore::new(config.max_connections)),
-            max: AtomicUsize::new(config.max_connections),
+            slots: Arc::new(Semaphore::new(config.max_connections.min(super::UNLIMITED))),
+            max: AtomicUsize::new(config.max_connections.min(super::UNLIMITED)),
+            live: AtomicUsize::new(0),
+            over_limit: AtomicUsize::new(0),
+            slot_freed: Notify::new(),
             conns: Mutex::new(None),
             stopping: AtomicBool::new(false),
             suspended: watch::Sender::new(false),
@@ -101,6 +110,30 @@ impl Control {
         Ok(())
     }
 
+    /// Counts an accepted connection. Its permit guarantees room unless max connections was
+    /// lowered while the acceptor waited in `accept` with it; then the connection waits,
+    /// accepted but not served, until enough others end, so the limit holds exactly.
+    pub(crate) async fn occupy(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> Slot {
+        let slot = Slot {
+            _permit: permit,
+            control: self.clone(),
+        };
+        if self.live.fetch_add(1, Ordering::SeqCst) >= self.max.load(Ordering::SeqCst) {
+            self.over_limit.fetch_add(1, Ordering::SeqCst);
+            loop {
+                let freed = self.slot_freed.notified();
+                let mut freed = std::pin::pin!(freed);
+                freed.as_mut().enable();
+                if self.live.load(Ordering::SeqCst) <= self.max.load(Ordering::SeqCst) {
+                    break;
+                }
+                freed.await;
+            }
+            self.over_limit.fetch_sub(1, Ordering::SeqCst);
+        }
+        slot
+    }
+
     /// Waits while the listener is suspended.
     pub(crate) async fn resumed(&self) {
         if *self.suspended.borrow() {
@@ -132,6 +165,21 @@ impl Control {
         InjectedGuard {
             q: self.injected.lock().unwrap_or_else(|p| p.into_inner()),
             flag: &self.injecting,
+        }
+    }
+}
+
+/// A connection's place under max connections; freed when its process ends.
+pub(crate) struct Slot {
+    _permit: OwnedSemaphorePermit,
+    control: Arc<Control>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.control.live.fetch_sub(1, Ordering::SeqCst);
+        if self.control.over_limit.load(Ordering::SeqCst) > 0 {
+            self.control.slot_freed.notify_waiters();
         }
     }
 }
@@ -183,6 +231,7 @@ impl Drop for InjectedGuard<'_> {
 #[derive(Clone)]
 pub struct Listener {
     pub(crate) handle: ProcessHandle,
+    pub(crate) sup: SupervisorRef,
     pub(crate) control: Arc<Control>,
 }
 
@@ -272,7 +321,7 @@ impl Listener {
     /// waiting acceptors at once; lowering it stops nothing: acceptors wait until enough
     /// connections have ended.
     pub fn set_max_connections(&self, max: usize) {
-        let max = max.clamp(1, Semaphore::MAX_PERMITS);
+        let max = max.clamp(1, super::UNLIMITED);
         let old = self.control.max.swap(max, Ordering::AcqRel);
         if max > old {
             self.control.slots.add_permits(max - old);
@@ -344,15 +393,17 @@ impl Listener {
         self.control.stopping.store(true, Ordering::Release);
         self.control.close_socket();
         tracing::info!(addr = %self.control.addr, "listener draining");
-        let deadline = tokio::time::Instant::now() + timeout;
+        // Duration::MAX: wait as long as connections last (OTP's `infinity`).
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
         loop {
             let left = self.connections();
             progress(left);
             let now = tokio::time::Instant::now();
-            if left == 0 || now >= deadline {
+            let wait = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
+            if left == 0 || wait.is_zero() {
                 break;
             }
-            tokio::time::sleep((deadline - now).min(Duration::from_millis(100))).await;
+            tokio::time::sleep(wait.min(Duration::from_millis(100))).await;
         }
         if let Some(conns) = self.control.conns() {
             for c in conns.which_children() {
@@ -363,7 +414,6 @@ impl Listener {
                 }
             }
         }
-        self.handle.exit(ExitReason::Shutdown(None));
-        self.handle.wait().await
+        self.sup.stop().await
     }
 }

@@ -138,7 +138,9 @@ impl IdleClock {
     pub(crate) async fn expired(&self, timeout: Duration) {
         loop {
             let last = self.start + Duration::from_millis(self.last_rx_ms.load(Ordering::Relaxed));
-            let deadline = last + timeout;
+            let Some(deadline) = last.checked_add(timeout) else {
+                return std::future::pending().await; // beyond any clock: never
+            };
             if Instant::now() >= deadline {
                 return;
             }

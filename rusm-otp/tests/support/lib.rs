@@ -120,7 +120,10 @@ pub async fn worker_body(
     loop {
         match ctx.recv().await {
             Msg::User(Cmd::Exit(r)) => return r,
-            Msg::User(Cmd::Panic) => panic!("worker {id} asked to panic"),
+            Msg::User(Cmd::Panic) => {
+                quiet_panics();
+                panic!("worker {id} asked to panic")
+            }
             Msg::Exit(sig) if trap => {
                 ev.send(Event::Stopped(id.clone(), sig.reason.clone()));
                 return sig.reason;
@@ -162,7 +165,17 @@ pub async fn stubborn(mut ctx: Ctx<()>) {
 
 /// Panics with `msg`; a function returning `()`, so bodies that call it have a normal type.
 pub fn crash(msg: &str) {
+    quiet_panics();
     panic!("{msg}")
+}
+
+/// Tests that panic on purpose, often, print each panic's message without a backtrace:
+/// with `RUST_BACKTRACE` set, resolving one costs long enough to starve timing-bounded waits.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| eprintln!("{info}")));
+    });
 }
 
 /// Polls `cond` every 5 ms until it holds, failing the test with `what` after 10 s.
