@@ -11,10 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rusm_otp::{
-    ChildSpec, ChildType, Ctx, ListenerConfig, Msg, Pid, Runtime, Shutdown, StartError, Started,
-    Starter, Strategy, SupervisorSpec,
-};
+use rusm_otp::{Ctx, ListenerConfig, Pid, Runtime, Strategy, SupervisorSpec};
 use support::{open_sockets, until, within, SERIAL};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -39,53 +36,9 @@ async fn round_trip(addr: SocketAddr, msg: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// The listener as a child of a supervisor of our own, so that it can be restarted: the
-/// listener's own supervisor is a root with OTP's default intensity (1 in 5 s), and its
-/// acceptors supervisor's intensity (1 + ceil(log2 N)) is fixed inside rusm-otp, so a
-/// stampede is bound to exhaust both. ranch's stampede raises them to 999,999 instead.
-///
-/// The child is a keeper process linked to the listener: it exits with the listener's reason
-/// when the listener dies, and kills the listener when its own supervisor stops it. Each start
-/// binds the same address; the previous incarnation's socket is shut down just after it exits,
-/// so the bind is retried for a bounded time while the port is still taken.
-fn restartable_listener(addr: SocketAddr, acceptors: usize) -> ChildSpec {
-    ChildSpec::from_start(
-        "listener",
-        ChildType::Worker,
-        move |s: Starter| async move {
-            let rt = s.runtime();
-            let config = ListenerConfig::new(addr.to_string()).acceptors(acceptors);
-            let deadline = Instant::now() + Duration::from_secs(2);
-            let listener = loop {
-                match rt.listen_with(config.clone(), echo).await {
-                    Ok((_, l)) => break l,
-                    Err(e) if e.kind() == io::ErrorKind::AddrInUse && Instant::now() < deadline => {
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    }
-                    Err(e) => return Err(StartError::failed(e)),
-                }
-            };
-            let keeper = s.spawn(move |mut ctx: Ctx<()>| async move {
-                ctx.trap_exit(true);
-                if ctx.link(listener.pid()).is_err() {
-                    return listener.wait().await;
-                }
-                loop {
-                    if let Msg::Exit(sig) = ctx.recv().await {
-                        if sig.from != listener.pid() {
-                            // Stopped by our supervisor. An exit signal from this process
-                            // would not stop the listener (it is not its parent): kill it.
-                            listener.kill();
-                            listener.wait().await;
-                        }
-                        return sig.reason;
-                    }
-                }
-            })?;
-            Ok(Started::from(keeper))
-        },
-    )
-    .shutdown(Shutdown::Infinity)
+/// The listener's node in the tree: the child `listener` of the supervisor above it.
+fn listener_node(tree: &rusm_otp::TreeSnapshot) -> Option<&rusm_otp::Node> {
+    tree.find("listener")
 }
 
 /// Pids of the listener's own processes: the listener supervisor, its connections and
@@ -93,9 +46,9 @@ fn restartable_listener(addr: SocketAddr, acceptors: usize) -> ChildSpec {
 fn listener_processes(rt: &Runtime) -> Vec<Pid> {
     let tree = rt.tree();
     let mut pids = Vec::new();
-    for root in tree.roots.iter().filter(|r| r.id.starts_with("listener ")) {
-        pids.extend(root.pid);
-        for c in &root.children {
+    if let Some(l) = listener_node(&tree) {
+        pids.extend(l.pid);
+        for c in &l.children {
             pids.extend(c.pid);
             if c.id == "acceptors" {
                 pids.extend(c.children.iter().filter_map(|a| a.pid));
@@ -105,21 +58,15 @@ fn listener_processes(rt: &Runtime) -> Vec<Pid> {
     pids
 }
 
-/// Whether the tree shows one listener with its connections supervisor and all its acceptors
+/// Whether the tree shows the listener with its connections supervisor and all its acceptors
 /// running, and how many connections it has.
 fn whole(rt: &Runtime, acceptors: usize) -> Option<usize> {
     let tree = rt.tree();
-    let listeners: Vec<_> = tree
-        .roots
-        .iter()
-        .filter(|r| r.id.starts_with("listener "))
-        .collect();
-    let [root] = listeners[..] else {
-        return None;
-    };
-    let conns = root.children.iter().find(|c| c.id == "connections")?;
-    let accs = root.children.iter().find(|c| c.id == "acceptors")?;
-    let running = conns.pid.is_some()
+    let l = listener_node(&tree)?;
+    let conns = l.children.iter().find(|c| c.id == "connections")?;
+    let accs = l.children.iter().find(|c| c.id == "acceptors")?;
+    let running = l.pid.is_some()
+        && conns.pid.is_some()
         && accs.pid.is_some()
         && accs.children.len() == acceptors
         && accs.children.iter().all(|a| a.pid.is_some());
@@ -136,17 +83,23 @@ async fn stampede_of_kills_in_the_listener_subtree_leaves_it_whole_serving_and_l
         .unwrap()
         .local_addr()
         .unwrap();
+    // As ranch's stampede raises its supervisors' intensity: the listener restarts under a
+    // supervisor of ours, and its acceptors supervisor takes as many restarts as come.
+    let listener = ListenerConfig::new(addr.to_string())
+        .acceptors(ACCEPTORS)
+        .acceptor_intensity(100_000, Duration::from_secs(1))
+        .child_spec("listener", echo);
     let top = rt
         .start_supervisor(
             SupervisorSpec::new(Strategy::OneForOne)
                 .name("stampede")
                 .intensity(100_000, Duration::from_secs(1))
-                .child(restartable_listener(addr, ACCEPTORS)),
+                .child(listener),
         )
         .await
         .unwrap();
-    // top, keeper, listener, connections, acceptors, N acceptors.
-    let skeleton = 5 + ACCEPTORS;
+    // top, listener, connections, acceptors, N acceptors.
+    let skeleton = 4 + ACCEPTORS;
     let mut clients = Vec::new();
     for i in 0..100 {
         let mut c = within("connect", TcpStream::connect(addr)).await.unwrap();
