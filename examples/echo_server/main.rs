@@ -17,17 +17,19 @@ use rusm::prelude::*;
 #[derive(Parser, Debug)]
 struct Args {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7000")]
+    #[arg(long, default_value = EchoListener::ADDR)]
     addr: String,
-    /// Connection processes alive at most; more clients wait in the backlog.
-    #[arg(long, default_value_t = 16_384)]
-    max_connections: usize,
-    /// Acceptor processes.
-    #[arg(long, default_value_t = 2)]
-    acceptors: usize,
+    /// Connection processes alive at most; more clients wait in the backlog
+    /// (default: the listener's, 16384).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Acceptor processes (default: the listener's, 2).
+    #[arg(long)]
+    acceptors: Option<usize>,
 }
 
 /// Echoes every byte; on half-close, echoes what came, then closes.
+#[rusm::connection]
 async fn echo(_ctx: Ctx, mut stream: TcpStream) -> std::io::Result<()> {
     let mut buf = [0u8; 4096];
     loop {
@@ -39,53 +41,59 @@ async fn echo(_ctx: Ctx, mut stream: TcpStream) -> std::io::Result<()> {
     }
 }
 
-fn main() -> ExitCode {
+/// The echo listener: every connection is an `echo` process under it.
+#[rusm::listener(
+    addr = "127.0.0.1:7000",
+    handler = echo,
+    acceptors = 2,
+    max_connections = 16_384,
+    drain_timeout_ms = 5_000
+)]
+struct EchoListener;
+
+#[rusm::main]
+async fn main(rt: Runtime) -> ExitCode {
     let args = Args::parse();
-    let rt = match Runtime::new() {
-        Ok(rt) => rt,
+    let listener = EchoListener::builder()
+        .addr(args.addr)
+        .configure(|mut c| {
+            c.max_connections = args.max_connections.unwrap_or(c.max_connections);
+            c.acceptors = args.acceptors.unwrap_or(c.acceptors);
+            c
+        })
+        .start(&rt)
+        .await;
+    let (addr, listener) = match listener {
+        Ok(x) => x,
         Err(e) => {
-            eprintln!("echo_server: cannot start runtime: {e}");
+            eprintln!("echo_server: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let run = rt.clone();
-    rt.block_on(async move {
-        let config = ListenerConfig::new(args.addr.clone())
-            .max_connections(args.max_connections)
-            .acceptors(args.acceptors)
-            .drain_timeout(Duration::from_secs(5));
-        let (addr, listener) = match run.listen_with(config, echo).await {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("echo_server: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        println!("listening on {addr}");
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::user_defined1()),
-        ) else {
-            eprintln!("echo_server: cannot install signal handlers");
-            return ExitCode::FAILURE;
-        };
-        loop {
-            tokio::select! {
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = usr1.recv() => print!("{}", run.tree()),
-            }
+    println!("listening on {addr}");
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
+    ) else {
+        eprintln!("echo_server: cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = usr1.recv() => print!("{}", rt.tree()),
         }
-        // Refuse new connections at once; open ones get a few seconds to finish.
-        listener
-            .drain(Duration::from_secs(5), |left| {
-                if left > 0 {
-                    eprintln!("echo_server: draining, {left} connections left");
-                }
-            })
-            .await;
-        ExitCode::SUCCESS
-    })
+    }
+    // Refuse new connections at once; open ones get a few seconds to finish.
+    listener
+        .drain(Duration::from_secs(5), |left| {
+            if left > 0 {
+                eprintln!("echo_server: draining, {left} connections left");
+            }
+        })
+        .await;
+    ExitCode::SUCCESS
 }

@@ -1,1 +1,42 @@
-//! Attribute macros for RUSM. Use them through the `rusm` facade.
+//! Attribute macros for RUSM, used through the `rusm` crate: `#[rusm::connection]`,
+//! `#[rusm::listener]`, `#[rusm::main]` and `#[rusm::test]`. Their documentation, with
+//! examples, is on the re-exports in `rusm`.
+//!
+//! Every misuse is a compile error pointing at the offending token, all errors of one
+//! attribute at once; generated code names only paths under `::rusm`.
+
+mod args;
+mod connection;
+mod entry;
+mod listener;
+
+use proc_macro::TokenStream;
+
+fn emit(r: syn::Result<proc_macro2::TokenStream>) -> TokenStream {
+    r.unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Turns `async fn name(ctx: Ctx, stream: TcpStream[, state: Arc<S>])` into a connection
+/// handler: a unit struct `name` implementing `rusm::Handler`.
+#[proc_macro_attribute]
+pub fn connection(attr: TokenStream, item: TokenStream) -> TokenStream {
+    emit(connection::expand(attr.into(), item.into()))
+}
+
+/// Turns a unit struct into a supervised listener running a `#[rusm::connection]` handler.
+#[proc_macro_attribute]
+pub fn listener(attr: TokenStream, item: TokenStream) -> TokenStream {
+    emit(listener::expand(attr.into(), item.into()))
+}
+
+/// Runs `async fn main` on a new RUSM runtime.
+#[proc_macro_attribute]
+pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
+    emit(entry::expand(attr.into(), item.into(), false))
+}
+
+/// Runs an `async fn` test on a new RUSM runtime.
+#[proc_macro_attribute]
+pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
+    emit(entry::expand(attr.into(), item.into(), true))
+}

@@ -63,4 +63,7 @@ pub use supervisor::{
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
     SupervisorSpec,
 };
-pub use tcp::{connect, AcceptErrors, Listener, ListenerConfig, ListenerInfo, TcpStream};
+pub use tcp::{
+    connect, AcceptErrors, Handler, HandlerOptions, Listener, ListenerBuilder, ListenerConfig,
+    ListenerInfo, TcpStream,
+};

@@ -24,6 +24,7 @@
 //! are retried at once; a dead listening socket ends the acceptor for its supervisor to decide.
 
 mod acceptor;
+mod handler;
 mod listener;
 mod stream;
 
@@ -42,6 +43,7 @@ use crate::supervisor::{
     ChildSpec, ChildType, DynamicSupervisorSpec, Shutdown, Started, Starter, StopHook, Strategy,
     SupervisorSpec,
 };
+pub use handler::{Handler, HandlerOptions, ListenerBuilder};
 pub(crate) use listener::Control;
 pub use listener::{AcceptErrors, Listener, ListenerInfo};
 pub use stream::TcpStream;

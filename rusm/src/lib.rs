@@ -31,12 +31,96 @@
 
 pub use rusm_otp::*;
 
+/// Turns `async fn name(ctx: Ctx, stream: TcpStream)` — or with a third parameter
+/// `state: Arc<YourState>` — into a connection handler: a unit struct `name` that implements
+/// [`Handler`]. Returning `()` or a `Result`; an `Err` becomes the connection process's exit
+/// reason.
+///
+/// Options: `idle_timeout_ms = N` (a peer silent for N ms is disconnected) and
+/// `close_with_reset = true|false`; they override the listener's.
+///
+/// What is generated: `struct name;` (with the fn's docs), the fn body as a hidden
+/// associated fn, and `impl rusm::Handler for name`.
+///
+/// ```
+/// use rusm::prelude::*;
+///
+/// #[rusm::connection(idle_timeout_ms = 30_000)]
+/// async fn echo(_ctx: Ctx, mut stream: TcpStream) -> std::io::Result<()> {
+///     let mut buf = [0u8; 4096];
+///     loop {
+///         let n = stream.read(&mut buf).await?;
+///         if n == 0 {
+///             return Ok(());
+///         }
+///         stream.write_all(&buf[..n]).await?;
+///     }
+/// }
+/// # fn main() { let _ = echo; }
+/// ```
+pub use rusm_macros::connection;
+
+/// Turns a unit struct into a supervised listener running a [`connection`] handler.
+///
+/// Keys (all optional but `handler`; omitted ones take [`ListenerConfig`]'s defaults):
+/// `addr = "IP:PORT"` (checked at compile time; default `"127.0.0.1:0"`), `handler = fn_name`,
+/// `acceptors = N`, `max_connections = N`, `backlog = N`, `nodelay = bool`,
+/// `reuse_port = bool`, `close_with_reset = bool`, `idle_timeout_ms = N`, `intensity = N` and
+/// `period_secs = N` (the acceptors' restart intensity), `drain_timeout_ms = N`.
+///
+/// What is generated, on the struct: `ADDR`, `config() -> ListenerConfig`,
+/// `builder() -> ListenerBuilder` (override the address from flags, give shared state),
+/// `start(&Runtime)`, and `child_spec() -> ChildSpec` to put it in a supervision tree.
+///
+/// ```
+/// use rusm::prelude::*;
+///
+/// #[rusm::connection]
+/// async fn hello(_ctx: Ctx, mut stream: TcpStream) -> std::io::Result<()> {
+///     stream.write_all(b"hello\n").await
+/// }
+///
+/// #[rusm::listener(addr = "127.0.0.1:0", handler = hello, acceptors = 2, max_connections = 100)]
+/// struct HelloListener;
+///
+/// #[rusm::main]
+/// async fn main(rt: Runtime) {
+///     let app = rt
+///         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(HelloListener::child_spec()))
+///         .await
+///         .unwrap();
+///     assert!(rt.tree().find("HelloListener").is_some());
+///     app.stop().await;
+/// }
+/// ```
+pub use rusm_macros::listener;
+
+/// Runs `async fn main` on a new RUSM runtime, as `#[tokio::main]` does on tokio; `main` may
+/// take the runtime as its one parameter, `rt: Runtime`.
+pub use rusm_macros::main;
+
+/// Runs an `async fn` test on a new RUSM runtime; like [`main`](macro@main), it may take
+/// `rt: Runtime`.
+pub use rusm_macros::test;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Paths the macros' generated code uses. Not a public API.
+    pub use rusm_otp::{
+        ChildSpec, Ctx, Handler, HandlerOptions, Listener, ListenerBuilder, ListenerConfig,
+        Runtime, TcpStream,
+    };
+    pub use std::sync::Arc;
+    pub use std::time::Duration;
+}
+
 /// What most RUSM programs use: the runtime, processes, supervisors, TCP and tokio's I/O
 /// extension traits.
 pub mod prelude {
     pub use rusm_otp::{
-        connect, Addr, ChildSpec, Ctx, ExitReason, ListenerConfig, Msg, Pid, ProcessHandle,
-        Restart, Runtime, Shutdown, Strategy, SupervisorSpec, TcpStream,
+        connect, Addr, ChildSpec, Ctx, ExitReason, Handler, ListenerConfig, Msg, Pid,
+        ProcessHandle, Restart, Runtime, Shutdown, Strategy, SupervisorSpec, TcpStream,
     };
+    pub use std::sync::Arc;
     pub use tokio::io::{AsyncReadExt, AsyncWriteExt};
 }

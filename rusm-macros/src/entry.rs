@@ -1,0 +1,85 @@
+//! `#[rusm::main]` and `#[rusm::test]`: run an `async fn` on a fresh RUSM runtime.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn};
+
+use crate::args::Errors;
+use crate::connection::first_token_span;
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream, test: bool) -> syn::Result<TokenStream> {
+    let which = if test { "test" } else { "main" };
+    let mut errors = Errors::default();
+    if !attr.is_empty() {
+        errors.at(attr.span(), format!("#[rusm::{which}] takes no arguments"));
+    }
+    let f: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            errors.at(
+                first_token_span(&item),
+                format!("#[rusm::{which}] goes on an `async fn`"),
+            );
+            errors.finish()?;
+            unreachable!("an error was pushed");
+        }
+    };
+    let sig = &f.sig;
+    if sig.asyncness.is_none() {
+        errors.at(
+            sig.fn_token.span,
+            format!(
+                "#[rusm::{which}] needs an `async fn`: write `async fn {}`",
+                sig.ident
+            ),
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.at(
+            sig.generics.span(),
+            format!("#[rusm::{which}] functions cannot be generic"),
+        );
+    }
+    let mut binding = quote!(let _ = __rusm_rt;);
+    match sig.inputs.len() {
+        0 => {}
+        1 => match &sig.inputs[0] {
+            FnArg::Typed(p) => {
+                let (pat, ty) = (&p.pat, &p.ty);
+                binding = quote!(let #pat: #ty = __rusm_rt;);
+            }
+            FnArg::Receiver(r) => {
+                errors.at(r.span(), format!("#[rusm::{which}] cannot take `self`"))
+            }
+        },
+        _ => errors.at(
+            sig.inputs.span(),
+            format!("#[rusm::{which}] takes no parameters, or one: `rt: Runtime`"),
+        ),
+    }
+    errors.finish()?;
+    let attrs = &f.attrs;
+    let vis = &f.vis;
+    let name = &sig.ident;
+    let output = &sig.output;
+    let block = &f.block;
+    let test_attr = if test {
+        quote!(#[::core::prelude::v1::test])
+    } else {
+        quote!()
+    };
+    Ok(quote! {
+        #test_attr
+        #(#attrs)*
+        #vis fn #name() #output {
+            let __rusm_runtime = ::rusm::__private::Runtime::new()
+                .expect("rusm: cannot start the runtime");
+            let __rusm_rt = __rusm_runtime.clone();
+            __rusm_runtime.block_on(async move {
+                #binding
+                #block
+            })
+        }
+    })
+}

@@ -1,0 +1,214 @@
+//! [`Handler`]: a connection handler as a type, with its own options and shared state —
+//! what `#[rusm::connection]` generates — and [`ListenerBuilder`], which runs one.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::StartError;
+use crate::exit::{ExitReason, IntoExitReason};
+use crate::process::Ctx;
+use crate::runtime::Runtime;
+use crate::supervisor::{ChildSpec, ChildType};
+use crate::tcp::{Listener, ListenerConfig, TcpStream};
+
+/// Per-connection settings that belong to a handler rather than to a listener.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HandlerOptions {
+    /// Overrides [`ListenerConfig::idle_timeout`] when set.
+    pub idle_timeout: Option<Duration>,
+    /// Overrides [`ListenerConfig::close_with_reset`] when set.
+    pub close_with_reset: Option<bool>,
+}
+
+/// A connection handler: runs once per accepted connection, in that connection's process.
+///
+/// `#[rusm::connection]` implements it for the unit struct it makes of an `async fn`; any
+/// type can implement it by hand. The handler is a type, not a value: what connections share
+/// is its [`State`](Self::State).
+///
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+/// use std::sync::Arc;
+/// use rusm_otp::{Ctx, Handler, HandlerOptions, TcpStream};
+///
+/// struct Hello;
+///
+/// impl Handler for Hello {
+///     type State = String;
+///     type Output = std::io::Result<()>;
+///     fn call(
+///         _ctx: Ctx,
+///         mut stream: TcpStream,
+///         greeting: Arc<String>,
+///     ) -> impl Future<Output = Self::Output> + Send + 'static {
+///         async move {
+///             use tokio::io::AsyncWriteExt;
+///             stream.write_all(greeting.as_bytes()).await
+///         }
+///     }
+/// }
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// State shared by every connection, handed in as `Arc<State>` ([`ListenerBuilder::state`]).
+    type State: Send + Sync + 'static;
+    /// What the handler returns; it becomes the connection process's exit reason.
+    type Output: IntoExitReason;
+
+    /// Serves one connection.
+    fn call(
+        ctx: Ctx,
+        stream: TcpStream,
+        state: Arc<Self::State>,
+    ) -> impl Future<Output = Self::Output> + Send + 'static;
+
+    /// The handler's per-connection options.
+    fn options() -> HandlerOptions {
+        HandlerOptions::default()
+    }
+
+    /// The state to use when none was given; `None` makes [`ListenerBuilder::start`] fail
+    /// with a message asking for one. `#[rusm::connection]` returns `Some` for handlers
+    /// without a state parameter.
+    fn default_state() -> Option<Arc<Self::State>> {
+        None
+    }
+}
+
+/// Starts a listener running a [`Handler`], as a root ([`start`](Self::start)) or as a child
+/// spec ([`child_spec`](Self::child_spec)). `#[rusm::listener]` makes one with its options.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+/// use std::sync::Arc;
+/// use rusm_otp::{Ctx, Handler, ListenerBuilder, ListenerConfig, Runtime, TcpStream};
+///
+/// struct Quiet;
+/// impl Handler for Quiet {
+///     type State = ();
+///     type Output = ();
+///     fn call(_: Ctx, _: TcpStream, _: Arc<()>) -> impl Future<Output = ()> + Send + 'static {
+///         async {}
+///     }
+/// }
+///
+/// let rt = Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let (addr, listener) = ListenerBuilder::new(Quiet, ListenerConfig::new("127.0.0.1:0"))
+///         .state(Arc::new(()))
+///         .start(&rt)
+///         .await
+///         .unwrap();
+///     assert_eq!(listener.local_addr(), addr);
+///     listener.kill();
+/// });
+/// ```
+#[derive(Debug)]
+pub struct ListenerBuilder<H: Handler> {
+    _handler: H,
+    config: ListenerConfig,
+    state: Option<Arc<H::State>>,
+}
+
+impl<H: Handler> ListenerBuilder<H> {
+    /// A builder for `handler` with `config`; the handler's options override the config's.
+    pub fn new(handler: H, mut config: ListenerConfig) -> Self {
+        let opts = H::options();
+        if let Some(t) = opts.idle_timeout {
+            config.idle_timeout = Some(t);
+        }
+        if let Some(r) = opts.close_with_reset {
+            config.close_with_reset = r;
+        }
+        ListenerBuilder {
+            _handler: handler,
+            config,
+            state: None,
+        }
+    }
+
+    /// Listens on `addr` instead (from configuration or flags).
+    pub fn addr(mut self, addr: impl Into<String>) -> Self {
+        self.config.addr = addr.into();
+        self
+    }
+
+    /// Changes any option.
+    pub fn configure(mut self, f: impl FnOnce(ListenerConfig) -> ListenerConfig) -> Self {
+        self.config = f(self.config);
+        self
+    }
+
+    /// The state every connection gets.
+    pub fn state(mut self, state: Arc<H::State>) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// The options the listener will run with.
+    pub fn config(&self) -> &ListenerConfig {
+        &self.config
+    }
+
+    fn parts(self) -> io::Result<(ListenerConfig, impl HandlerFn)> {
+        let state = self.state.or_else(H::default_state).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the handler of listener `{}` takes shared state: give it with `.state(Arc::new(...))`",
+                    self.config.addr
+                ),
+            )
+        })?;
+        let f = move |ctx: Ctx, stream: TcpStream| H::call(ctx, stream, state.clone());
+        Ok((self.config, f))
+    }
+
+    /// Starts the listener as a root of the supervision tree.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::listen_with`], and `InvalidInput` when the handler needs state and none
+    /// was given.
+    pub async fn start(self, rt: &Runtime) -> io::Result<(SocketAddr, Listener)> {
+        let (config, f) = self.parts()?;
+        rt.listen_with(config, f).await
+    }
+
+    /// The listener as a child spec with id `id` (see [`ListenerConfig::child_spec`]). A
+    /// handler that needs state and got none fails to start, saying so.
+    pub fn child_spec(self, id: impl Into<Arc<str>>) -> ChildSpec {
+        match self.parts() {
+            Ok((config, f)) => config.child_spec(id, f),
+            Err(e) => {
+                let msg: Arc<str> = e.to_string().into();
+                ChildSpec::from_start(id, ChildType::Supervisor, move |_| {
+                    let msg = msg.clone();
+                    async move { Err(StartError::Exited(ExitReason::error(msg.to_string()))) }
+                })
+            }
+        }
+    }
+}
+
+/// The closure a builder hands to the listener.
+trait HandlerFn: Fn(Ctx, TcpStream) -> Self::Fut + Send + Sync + Clone + 'static {
+    type Fut: Future<Output = Self::Out> + Send + 'static;
+    type Out: IntoExitReason;
+}
+
+impl<F, Fut> HandlerFn for F
+where
+    F: Fn(Ctx, TcpStream) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    type Fut = Fut;
+    type Out = Fut::Output;
+}
