@@ -569,6 +569,14 @@ async fn connects_are_refused_and_the_port_is_free_as_soon_as_wait_returns_after
         if let Ok(c) = TcpStream::connect(addr).await {
             accepted.push((attempt, c.peer_addr().unwrap()));
         }
+        // And the address binds again at once.
+        let (again, l) = rt
+            .listen(&addr.to_string(), echo)
+            .await
+            .unwrap_or_else(|e| panic!("attempt {attempt}: rebind {addr} right after wait: {e}"));
+        assert_eq!(again, addr);
+        l.kill();
+        within("listener exit", l.wait()).await;
     }
     assert!(
         accepted.is_empty(),
@@ -845,6 +853,50 @@ async fn a_burst_of_300_clients_with_50_round_trips_each_all_succeed_and_leave_n
     println!(
         "15,000 round trips over 300 connections in {:?}",
         t.elapsed()
+    );
+    nothing_left(&rt, procs, sockets).await;
+    l.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_simultaneous_connects_against_a_backlog_of_1024_are_all_served() {
+    let _serial = SERIAL.lock().await;
+    let rt = Runtime::current();
+    let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
+    let (procs, sockets) = (rt.alive_processes(), open_sockets());
+    let go = Arc::new(tokio::sync::Barrier::new(2000));
+    let mut clients = tokio::task::JoinSet::new();
+    for i in 0..2000u32 {
+        let go = go.clone();
+        clients.spawn(async move {
+            go.wait().await;
+            // Beyond the backlog the kernel drops the SYN and the client retries it: slower,
+            // never refused.
+            let mut c = TcpStream::connect(addr).await?;
+            let msg = i.to_be_bytes();
+            c.write_all(&msg).await?;
+            let mut got = [0u8; 4];
+            c.read_exact(&mut got).await?;
+            assert_eq!(got, msg);
+            Ok::<_, io::Error>(())
+        });
+    }
+    let t = Instant::now();
+    let mut failed = Vec::new();
+    within("2,000 clients", async {
+        while let Some(r) = clients.join_next().await {
+            if let Err(e) = r.unwrap() {
+                failed.push(e.to_string());
+            }
+        }
+    })
+    .await;
+    println!("2,000 simultaneous clients served in {:?}", t.elapsed());
+    assert!(
+        failed.is_empty(),
+        "{} failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
     );
     nothing_left(&rt, procs, sockets).await;
     l.kill();
