@@ -22,6 +22,11 @@ impl Errors {
         self.push(syn::Error::new(span, msg));
     }
 
+    /// An error spanning all of `tokens` (start to end), not only their first token.
+    pub(crate) fn spanned(&mut self, tokens: impl quote::ToTokens, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, msg));
+    }
+
     pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
@@ -46,7 +51,7 @@ pub(crate) fn parse(args: TokenStream, known: &[&str], errors: &mut Errors) -> V
     let mut out: Vec<Arg> = Vec::new();
     for meta in metas {
         let Meta::NameValue(nv) = meta else {
-            errors.at(meta.span(), "expected `key = value`");
+            errors.spanned(&meta, "expected `key = value`");
             continue;
         };
         let Some(key) = nv.path.get_ident().cloned() else {
@@ -89,8 +94,8 @@ impl Arg {
         match self.lit() {
             Some(Lit::Str(s)) => Some(s.clone()),
             _ => {
-                errors.at(
-                    self.value.span(),
+                errors.spanned(
+                    &self.value,
                     format!(
                         "`{}` takes a string literal, e.g. `{} = \"...\"`",
                         self.key, self.key
@@ -113,7 +118,7 @@ impl Arg {
         match parsed {
             Ok(v) => Some((v, self.value.span())),
             Err(msg) => {
-                errors.at(self.value.span(), msg);
+                errors.spanned(&self.value, msg);
                 None
             }
         }
@@ -134,8 +139,8 @@ impl Arg {
         match self.lit() {
             Some(Lit::Bool(b)) => Some(b.value),
             _ => {
-                errors.at(
-                    self.value.span(),
+                errors.spanned(
+                    &self.value,
                     format!("`{}` takes `true` or `false`", self.key),
                 );
                 None
@@ -148,8 +153,8 @@ impl Arg {
         match &self.value {
             Expr::Path(p) if p.qself.is_none() => Some(p.path.clone()),
             _ => {
-                errors.at(
-                    self.value.span(),
+                errors.spanned(
+                    &self.value,
                     format!(
                         "`{}` takes the name of a `#[rusm::connection]` handler, e.g. `{} = echo`",
                         self.key, self.key

@@ -54,8 +54,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.at(
-            sig.generics.span(),
+        errors.spanned(
+            &sig.generics,
             "a connection handler cannot have generic parameters or lifetimes: each listener \
              runs one concrete handler; use concrete types, or `Arc<YourState>` for shared state",
         );
@@ -67,8 +67,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let mut types: Vec<&Type> = Vec::new();
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(r) => errors.at(
-                r.span(),
+            FnArg::Receiver(r) => errors.spanned(
+                r,
                 "a connection handler cannot take `self`: write a free `async fn(ctx: Ctx, \
                  stream: TcpStream)` outside any `impl`",
             ),
@@ -78,36 +78,33 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let has_receiver = sig.inputs.iter().any(|i| matches!(i, FnArg::Receiver(_)));
     if !has_receiver {
         if types.len() < 2 || types.len() > 3 {
-            let span = if sig.inputs.is_empty() {
-                sig.paren_token.span.join()
-            } else {
-                sig.inputs.span()
-            };
-            errors.at(
-                span,
-                format!(
-                    "a connection handler takes 2 or 3 parameters, not {}: {SHAPE}",
-                    types.len()
-                ),
+            let msg = format!(
+                "a connection handler takes 2 or 3 parameters, not {}: {SHAPE}",
+                types.len()
             );
+            if sig.inputs.is_empty() {
+                errors.at(sig.paren_token.span.join(), msg);
+            } else {
+                errors.spanned(&sig.inputs, msg);
+            }
         } else {
             if !last_segment_is(types[0], "Ctx") {
-                errors.at(
-                    types[0].span(),
+                errors.spanned(
+                    types[0],
                     "the first parameter is the connection's process context: `ctx: Ctx`",
                 );
             }
             if !last_segment_is(types[1], "TcpStream") {
-                errors.at(
-                    types[1].span(),
+                errors.spanned(
+                    types[1],
                     "the second parameter is the connection: `stream: TcpStream`",
                 );
             }
             if let Some(t) = types.get(2) {
                 match arc_inner(t) {
                     Some(inner) => state_ty = Some(inner.clone()),
-                    None => errors.at(
-                        t.span(),
+                    None => errors.spanned(
+                        t,
                         "the third parameter is the state connections share: \
                          `state: Arc<YourState>`",
                     ),

@@ -12,7 +12,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, test: bool) -> syn::R
     let which = if test { "test" } else { "main" };
     let mut errors = Errors::default();
     if !attr.is_empty() {
-        errors.at(attr.span(), format!("#[rusm::{which}] takes no arguments"));
+        errors.spanned(&attr, format!("#[rusm::{which}] takes no arguments"));
     }
     let f: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
@@ -36,8 +36,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, test: bool) -> syn::R
         );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.at(
-            sig.generics.span(),
+        errors.spanned(
+            &sig.generics,
             format!("#[rusm::{which}] functions cannot be generic"),
         );
     }
@@ -53,8 +53,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, test: bool) -> syn::R
                 errors.at(r.span(), format!("#[rusm::{which}] cannot take `self`"))
             }
         },
-        _ => errors.at(
-            sig.inputs.span(),
+        _ => errors.spanned(
+            &sig.inputs,
             format!("#[rusm::{which}] takes no parameters, or one: `rt: Runtime`"),
         ),
     }

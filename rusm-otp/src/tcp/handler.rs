@@ -53,6 +53,11 @@ pub struct HandlerOptions {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a RUSM connection handler",
+    label = "not a handler",
+    note = "put `#[rusm::connection]` on its `async fn(ctx: Ctx, stream: TcpStream)`, or implement `rusm::Handler`"
+)]
 pub trait Handler: Send + Sync + 'static {
     /// State shared by every connection, handed in as `Arc<State>` ([`ListenerBuilder::state`]).
     type State: Send + Sync + 'static;

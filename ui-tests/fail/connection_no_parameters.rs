@@ -1,0 +1,4 @@
+#[rusm::connection]
+async fn echo() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use rusm::prelude::*;
+
+#[rusm::connection]
+fn echo(_ctx: Ctx, _stream: TcpStream) {}
+
+fn main() {}

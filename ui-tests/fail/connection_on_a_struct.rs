@@ -1,0 +1,4 @@
+#[rusm::connection]
+struct Echo;
+
+fn main() {}

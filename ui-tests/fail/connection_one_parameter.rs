@@ -1,0 +1,6 @@
+use rusm::prelude::*;
+
+#[rusm::connection]
+async fn echo(_ctx: Ctx) {}
+
+fn main() {}

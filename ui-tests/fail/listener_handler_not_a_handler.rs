@@ -1,0 +1,6 @@
+struct Echo;
+
+#[rusm::listener(handler = Echo)]
+struct EchoListener;
+
+fn main() {}

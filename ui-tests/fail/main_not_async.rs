@@ -1,0 +1,2 @@
+#[rusm::main]
+fn main() {}

@@ -1,0 +1,2 @@
+#[rusm::main(flavor = "current_thread")]
+async fn main() {}
