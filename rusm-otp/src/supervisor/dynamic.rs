@@ -339,7 +339,8 @@ impl DynSup {
 
     async fn run_start(&self, spec: &ChildSpec) -> Result<Started, StartError> {
         let me = &self.ctx.handle().cell;
-        let started = (spec.start)(spec.starter(&self.ctx.handle().rt, me)).await?;
+        let started =
+            super::spec::run_start_fn(spec, spec.starter(&self.ctx.handle().rt, me)).await?;
         if let Some(cell) = &started.cell {
             ensure_link(me, cell);
         }

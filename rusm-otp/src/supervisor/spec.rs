@@ -58,6 +58,33 @@ impl Shutdown {
     }
 }
 
+/// Runs a child's start function, turning a panic in it into a failed start, as OTP's
+/// supervisor catches a crashing start function and returns `{error, Reason}`: the
+/// supervisor and its other children live on.
+pub(crate) async fn run_start_fn(
+    spec: &ChildSpec,
+    starter: Starter,
+) -> Result<Started, crate::error::StartError> {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let panicked = |p| {
+        Err(crate::error::StartError::Exited(
+            crate::exit::ExitReason::from_panic(p),
+        ))
+    };
+    let fut = match catch_unwind(AssertUnwindSafe(|| (spec.start)(starter))) {
+        Ok(fut) => fut,
+        Err(p) => return panicked(p),
+    };
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(p) => std::task::Poll::Ready(panicked(p)),
+        },
+    )
+    .await
+}
+
 /// `5000` ms, OTP's default shutdown for a worker.
 pub const DEFAULT_WORKER_SHUTDOWN: Shutdown = Shutdown::Timeout(Duration::from_millis(5000));
 
