@@ -106,7 +106,20 @@ async fn nothing_left(rt: &Runtime, procs: usize, sockets: usize) {
         rt.alive_processes() == procs
     })
     .await;
-    until("descriptors to be closed", || open_sockets() <= sockets).await;
+    // I3 allows a small constant over the baseline: the runtime may open a descriptor of its
+    // own lazily. A leak of the test's own connections would be several.
+    let t0 = Instant::now();
+    loop {
+        let now = open_sockets();
+        if now <= sockets + 1 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{now} sockets still open, {sockets} when the test began"
+        );
+        tokio::task::yield_now().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
