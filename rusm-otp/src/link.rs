@@ -44,9 +44,8 @@ impl<M> Ctx<M> {
         if b.exit.is_some() {
             return Err(LinkError::NoProc(pid));
         }
-        if !a.links.iter().any(|c| c.pid == pid) {
-            a.links.push(other.clone());
-            b.links.push(me.clone());
+        if a.links.insert(other.clone()) {
+            b.links.insert(me.clone());
         }
         Ok(())
     }
@@ -55,21 +54,14 @@ impl<M> Ctx<M> {
     /// already delivered stays in the mailbox.
     pub fn unlink(&self, pid: Pid) {
         let me = &self.addr.handle.cell;
-        me.lock().links.retain(|c| c.pid != pid);
+        me.lock().links.remove(pid);
         if let Some(other) = self.addr.handle.rt.lookup(pid) {
-            other.lock().links.retain(|c| c.pid != me.pid);
+            other.lock().links.remove(me.pid);
         }
     }
 
     /// The pids this process is linked to.
     pub fn links(&self) -> Vec<Pid> {
-        self.addr
-            .handle
-            .cell
-            .lock()
-            .links
-            .iter()
-            .map(|c| c.pid)
-            .collect()
+        self.addr.handle.cell.lock().links.pids()
     }
 }

@@ -247,7 +247,7 @@ where
         ..State::default()
     };
     if let Some(parent) = &opts.link {
-        state.links.push(parent.clone());
+        state.links.insert(parent.clone());
     }
     let mref = opts.monitored_by.as_ref().map(|watcher| {
         let mref = MonitorRef::new(pid);
@@ -269,7 +269,9 @@ where
                 drop(p);
                 cell.exit_signal(parent.pid, &reason, false, true);
             }
-            None => p.links.push(cell.clone()),
+            None => {
+                p.links.insert(cell.clone());
+            }
         }
     }
     let (tx, rx) = mpsc::unbounded_channel();
@@ -334,7 +336,7 @@ fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
         st.signals.clear();
         st.pending_exit = None;
         (
-            std::mem::take(&mut st.links),
+            st.links.take(),
             std::mem::take(&mut st.monitored_by),
             st.name.take(),
         )

@@ -1003,12 +1003,11 @@ pub(crate) fn ensure_link(me: &Arc<Cell>, child: &Arc<Cell>) {
         let (mut a, mut b) = lock_pair(me, child);
         match b.exit.clone() {
             // Exiting, and still linked to us: it will signal us itself.
-            Some(_) if b.links.iter().any(|c| c.pid == me.pid) => None,
+            Some(_) if b.links.contains(me.pid) => None,
             Some(reason) => Some(reason),
             None => {
-                if !a.links.iter().any(|c| c.pid == child.pid) {
-                    a.links.push(child.clone());
-                    b.links.push(me.clone());
+                if a.links.insert(child.clone()) {
+                    b.links.insert(me.clone());
                 }
                 None
             }

@@ -8,7 +8,7 @@
 // - A signal that must reach the process (exit, trapped EXIT, DOWN) wakes `waker`, which the
 //   process task re-registers at the start of every poll.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -32,7 +32,7 @@ pub(crate) struct State {
     pub(crate) exit: Option<ExitReason>,
     pub(crate) pending_exit: Option<ExitReason>,
     pub(crate) trap_exit: bool,
-    pub(crate) links: Vec<Arc<Cell>>,
+    pub(crate) links: Links,
     pub(crate) monitored_by: Vec<(MonitorRef, Arc<Cell>)>,
     /// Monitors this process holds on others; a `Down` for any other ref is dropped, which is
     /// what makes `demonitor` with flush exact even when the target dies concurrently.
@@ -41,6 +41,81 @@ pub(crate) struct State {
     pub(crate) name: Option<Arc<str>>,
     /// Set when the exit is complete: body dropped, name released, links and monitors signalled.
     pub(crate) done: bool,
+}
+
+/// A process's links: a short list while small (most processes have one or two), a map once
+/// large (a connections supervisor is linked to every connection), so that adding, finding
+/// and removing one stay cheap at any count.
+#[derive(Default)]
+pub(crate) enum Links {
+    #[default]
+    None,
+    Few(Vec<Arc<Cell>>),
+    Many(HashMap<Pid, Arc<Cell>>),
+}
+
+/// From this many links on, they are kept in a map.
+const MANY_LINKS: usize = 16;
+
+impl Links {
+    pub(crate) fn contains(&self, pid: Pid) -> bool {
+        match self {
+            Links::None => false,
+            Links::Few(v) => v.iter().any(|c| c.pid == pid),
+            Links::Many(m) => m.contains_key(&pid),
+        }
+    }
+
+    /// Adds a link to `cell`; returns false if there already was one.
+    pub(crate) fn insert(&mut self, cell: Arc<Cell>) -> bool {
+        if self.contains(cell.pid) {
+            return false;
+        }
+        match self {
+            Links::None => *self = Links::Few(vec![cell]),
+            Links::Few(v) if v.len() < MANY_LINKS => v.push(cell),
+            Links::Few(v) => {
+                let mut m: HashMap<Pid, Arc<Cell>> = v.drain(..).map(|c| (c.pid, c)).collect();
+                m.insert(cell.pid, cell);
+                *self = Links::Many(m);
+            }
+            Links::Many(m) => {
+                m.insert(cell.pid, cell);
+            }
+        }
+        true
+    }
+
+    pub(crate) fn remove(&mut self, pid: Pid) {
+        match self {
+            Links::None => {}
+            Links::Few(v) => v.retain(|c| c.pid != pid),
+            Links::Many(m) => {
+                m.remove(&pid);
+            }
+        }
+    }
+
+    pub(crate) fn pids(&self) -> Vec<Pid> {
+        self.cells().map(|c| c.pid).collect()
+    }
+
+    fn cells(&self) -> Box<dyn Iterator<Item = &Arc<Cell>> + '_> {
+        match self {
+            Links::None => Box::new(std::iter::empty()),
+            Links::Few(v) => Box::new(v.iter()),
+            Links::Many(m) => Box::new(m.values()),
+        }
+    }
+
+    /// Takes every link out, for the exit signals.
+    pub(crate) fn take(&mut self) -> Vec<Arc<Cell>> {
+        match std::mem::take(self) {
+            Links::None => Vec::new(),
+            Links::Few(v) => v,
+            Links::Many(m) => m.into_values().collect(),
+        }
+    }
 }
 
 pub(crate) struct Cell {
@@ -173,7 +248,7 @@ impl Cell {
             return;
         }
         if unlink_from {
-            st.links.retain(|c| c.pid != from);
+            st.links.remove(from);
         }
         if kill {
             st.pending_exit = Some(ExitReason::Killed);
