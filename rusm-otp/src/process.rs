@@ -14,7 +14,7 @@
 //! blocking work in `tokio::task::spawn_blocking`.
 
 pub(crate) mod cell;
-mod mailbox;
+pub(crate) mod mailbox;
 
 use std::cell::Cell as StdCell;
 use std::fmt;
@@ -23,8 +23,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
-
-use tokio::sync::mpsc;
 
 use crate::error::{RegisterError, SendError};
 use crate::exit::{ExitReason, IntoExitReason};
@@ -155,7 +153,7 @@ impl IntoFuture for ProcessHandle {
 /// Dereferences to its [`ProcessHandle`] (pid, kill, wait, …).
 pub struct Addr<M> {
     pub(crate) handle: ProcessHandle,
-    pub(crate) tx: mpsc::UnboundedSender<M>,
+    pub(crate) tx: Arc<mailbox::Mailbox<M>>,
 }
 
 impl<M> Clone for Addr<M> {
@@ -198,7 +196,7 @@ impl<M> Addr<M> {
     ///
     /// [`SendError`], holding the message, when the process has exited.
     pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
-        self.tx.send(msg).map_err(|e| SendError(e.0))
+        self.tx.send(msg).map_err(SendError)
     }
 
     /// The untyped handle.
@@ -274,10 +272,12 @@ where
             }
         }
     }
-    let (tx, rx) = mpsc::unbounded_channel();
     let handle = ProcessHandle::from_cell(cell.clone(), rt.clone());
-    let addr = Addr { handle, tx };
-    let ctx = Ctx::new(addr.clone(), rx);
+    let addr = Addr {
+        handle,
+        tx: mailbox::Mailbox::new(),
+    };
+    let ctx = Ctx::new(addr.clone());
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
     let task_rt = rt.clone();

@@ -11,7 +11,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::mpsc;
+use crate::process::mailbox::Mailbox;
 
 use crate::error::RegisterError;
 use crate::process::cell::Cell;
@@ -101,13 +101,10 @@ impl Registry {
         self.lock().get(name).map(|e| e.cell.clone())
     }
 
-    fn whereis_tx<M: Send + 'static>(
-        &self,
-        name: &str,
-    ) -> Option<(Arc<Cell>, mpsc::UnboundedSender<M>)> {
+    fn whereis_tx<M: Send + 'static>(&self, name: &str) -> Option<(Arc<Cell>, Arc<Mailbox<M>>)> {
         let names = self.lock();
         let e = names.get(name)?;
-        let tx = e.tx.as_ref()?.downcast_ref::<mpsc::UnboundedSender<M>>()?;
+        let tx = e.tx.as_ref()?.downcast_ref::<Arc<Mailbox<M>>>()?;
         Some((e.cell.clone(), tx.clone()))
     }
 
