@@ -72,6 +72,12 @@ pub struct RunArgs {
     /// Run the TCP server in a child process (each side then gets the whole fd limit).
     #[arg(long)]
     pub server_process: bool,
+    /// Acceptors per listening socket (connection-storm; RUSM default 2, tokio 1).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub acceptors: Option<u16>,
+    /// Listening sockets sharing the port with SO_REUSEPORT (connection-storm, default 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub listeners: u16,
 }
 
 impl RunArgs {
@@ -88,6 +94,8 @@ impl RunArgs {
             count: self.count,
             sources: self.sources,
             server_process: self.server_process,
+            acceptors: self.acceptors.map(usize::from),
+            listeners: usize::from(self.listeners),
         }
     }
 }
@@ -120,6 +128,7 @@ impl ServeArgs {
             backlog: self.backlog,
             buf_size: self.buf_size,
             reuse_port: self.reuse_port,
+            ..EchoServerOpts::default()
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct RunConfig {
     pub sources: u8,
     /// Run TCP servers in a child process.
     pub server_process: bool,
+    /// Acceptors per listening socket (`connection-storm`); `None`: each side's default.
+    pub acceptors: Option<usize>,
+    /// Listening sockets sharing the port (`connection-storm`).
+    pub listeners: usize,
 }
 
 impl RunConfig {
@@ -57,6 +61,8 @@ impl RunConfig {
             count: None,
             sources: 16,
             server_process: false,
+            acceptors: None,
+            listeners: 1,
         }
     }
 }

@@ -78,6 +78,12 @@ pub struct EchoServerOpts {
     pub buf_size: usize,
     /// Set `SO_REUSEPORT`, so several server processes can share the port.
     pub reuse_port: bool,
+    /// Acceptors per listening socket (RUSM's option; tokio: accept tasks on one socket).
+    /// `None`: each side's default (RUSM 2, tokio 1).
+    pub acceptors: Option<usize>,
+    /// Listening sockets on the same port, with `SO_REUSEPORT`; the kernel spreads
+    /// connections over them.
+    pub listeners: usize,
 }
 
 impl Default for EchoServerOpts {
@@ -87,6 +93,8 @@ impl Default for EchoServerOpts {
             backlog: 1024,
             buf_size: 4096,
             reuse_port: false,
+            acceptors: None,
+            listeners: 1,
         }
     }
 }

@@ -340,7 +340,15 @@ where
     let control = Arc::new(Control::new(bind(&config)?, &config)?);
     let local = control.addr;
     let is_root = parent.is_none();
-    let spec = listener_spec(control.clone(), config, handler).name(format!("listener {local}"));
+    // Listeners sharing a port with SO_REUSEPORT get a number after the first one's name.
+    let mut name = format!("listener {local}");
+    let runtime = Runtime { inner: rt.clone() };
+    let mut n = 2;
+    while config.reuse_port && runtime.whereis(&name).is_some() {
+        name = format!("listener {local} #{n}");
+        n += 1;
+    }
+    let spec = listener_spec(control.clone(), config, handler).name(name);
     let sup = crate::supervisor::start_supervisor(rt, parent, spec)
         .await
         .map_err(|e| io::Error::other(format!("listener on {local} failed to start: {e}")))?;

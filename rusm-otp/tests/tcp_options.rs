@@ -188,3 +188,37 @@ async fn suspend_refuses_new_clients_keeps_live_ones_and_resume_listens_again() 
     l.kill();
     within("listener exit", l.wait()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reuse_port_listeners_share_one_port_and_each_serves() {
+    let rt = Runtime::current();
+    let config = ListenerConfig::new("127.0.0.1:0").reuse_port(true);
+    let (addr, first) = rt.listen_with(config.clone(), echo).await.unwrap();
+    let mut more = config.clone();
+    more.addr = addr.to_string();
+    let (same, second) = rt.listen_with(more, echo).await.unwrap();
+    assert_eq!(same, addr, "both sockets are on the first one's port");
+    let tree = rt.tree();
+    assert!(tree.find(&format!("listener {addr}")).is_some(), "{tree}");
+    assert!(
+        tree.find(&format!("listener {addr} #2")).is_some(),
+        "{tree}"
+    );
+    // The kernel spreads connections over both sockets: connect until each has served one.
+    let mut clients = Vec::new();
+    within("both listeners serve", async {
+        while first.connections() == 0 || second.connections() == 0 {
+            let mut c = connect(addr).await.unwrap();
+            echoes(&mut c, b"x").await;
+            clients.push(c);
+            assert!(clients.len() < 1000, "one socket never got a connection");
+        }
+    })
+    .await;
+    // Stopping one leaves the port served by the other.
+    first.kill();
+    within("first listener exit", first.wait()).await;
+    let mut c = within("served by the second", connect(addr)).await.unwrap();
+    echoes(&mut c, b"still").await;
+    second.kill();
+}

@@ -35,7 +35,12 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const ERROR_BACKOFF: Duration = Duration::from_millis(1);
 
 pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
-    let opts = EchoServerOpts::default();
+    let opts = EchoServerOpts {
+        acceptors: ctx.config.acceptors,
+        listeners: ctx.config.listeners.max(1),
+        reuse_port: ctx.config.listeners > 1,
+        ..EchoServerOpts::default()
+    };
     let server = if ctx.config.server_process {
         Server::child_process(ctx.kind, &opts)?
     } else {

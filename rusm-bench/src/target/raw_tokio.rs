@@ -45,7 +45,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn accept_loop(listener: TcpListener, buf_size: usize) {
+async fn accept_loop(listener: Arc<TcpListener>, buf_size: usize) {
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
@@ -105,10 +105,26 @@ impl Target for TokioTarget {
         opts: &'a EchoServerOpts,
     ) -> BoxFuture<'a, io::Result<(SocketAddr, ServerGuard)>> {
         Box::pin(async move {
-            let listener = net::bind_listener(opts)?;
-            let addr = listener.local_addr()?;
-            let task = tokio::spawn(accept_loop(listener, opts.buf_size));
-            Ok((addr, ServerGuard::new(AbortOnDrop(task))))
+            // The first socket picks the port; the others share it with SO_REUSEPORT.
+            let mut opts = opts.clone();
+            opts.reuse_port |= opts.listeners > 1;
+            let first = net::bind_listener(&opts)?;
+            let addr = first.local_addr()?;
+            let mut sockets = vec![Arc::new(first)];
+            opts.addr = addr;
+            for _ in 1..opts.listeners {
+                sockets.push(Arc::new(net::bind_listener(&opts)?));
+            }
+            let mut tasks = Vec::new();
+            for socket in sockets {
+                for _ in 0..opts.acceptors.unwrap_or(1) {
+                    tasks.push(AbortOnDrop(tokio::spawn(accept_loop(
+                        socket.clone(),
+                        opts.buf_size,
+                    ))));
+                }
+            }
+            Ok((addr, ServerGuard::new(tasks)))
         })
     }
 

@@ -89,26 +89,36 @@ impl Target for RusmTarget {
         Box::pin(async move {
             let rt = self.runtime();
             let buf_size = opts.buf_size;
-            let config = ListenerConfig::new(opts.addr.to_string())
+            let mut config = ListenerConfig::new(opts.addr.to_string())
                 .backlog(opts.backlog)
-                .reuse_port(opts.reuse_port)
+                .reuse_port(opts.reuse_port || opts.listeners > 1)
                 .max_connections(1 << 20);
-            let (addr, listener) = rt
-                .listen_with(config, move |_ctx: Ctx, mut stream: TcpStream| async move {
-                    let mut buf = vec![0u8; buf_size];
-                    loop {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => {
-                                if stream.write_all(&buf[..n]).await.is_err() {
-                                    return;
-                                }
+            if let Some(n) = opts.acceptors {
+                config = config.acceptors(n);
+            }
+            let handler = move |_ctx: Ctx, mut stream: TcpStream| async move {
+                let mut buf = vec![0u8; buf_size];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                return;
                             }
                         }
                     }
-                })
-                .await?;
-            Ok((addr, ServerGuard::new(KillOnDrop((*listener).clone()))))
+                }
+            };
+            // The first socket picks the port; the others share it with SO_REUSEPORT.
+            let (addr, first) = rt.listen_with(config.clone(), handler).await?;
+            let mut guards = vec![KillOnDrop((*first).clone())];
+            for _ in 1..opts.listeners {
+                let mut more = config.clone();
+                more.addr = addr.to_string();
+                let (_, l) = rt.listen_with(more, handler).await?;
+                guards.push(KillOnDrop((*l).clone()));
+            }
+            Ok((addr, ServerGuard::new(guards)))
         })
     }
 
