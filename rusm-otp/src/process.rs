@@ -20,9 +20,9 @@ use std::cell::Cell as StdCell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use crate::error::{RegisterError, SendError};
 use crate::exit::{ExitReason, IntoExitReason};
@@ -281,52 +281,70 @@ where
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
     let task_rt = rt.clone();
-    rt.handle.spawn(run(task_rt, cell, f(ctx)));
+    rt.handle.spawn(Task {
+        rt: task_rt,
+        cell,
+        body: Some(f(ctx)),
+    });
     Ok((addr, mref))
 }
 
-/// The process task: polls the body, stops it on an exit signal, contains its panic, then
-/// signals links and monitors.
-async fn run<Fut>(rt: Arc<Inner>, cell: Arc<Cell>, body: Fut)
+pin_project_lite::pin_project! {
+    /// The process task: polls the body, stops it on an exit signal, contains its panic, then
+    /// signals links and monitors.
+    ///
+    /// A hand-written future rather than an `async fn`: an `async fn` keeps its arguments
+    /// apart from its locals, which would hold the body twice in every process's task.
+    struct Task<Fut> {
+        rt: Arc<Inner>,
+        cell: Arc<Cell>,
+        #[pin]
+        body: Option<Fut>,
+    }
+}
+
+impl<Fut> Future for Task<Fut>
 where
     Fut: Future,
     Fut::Output: IntoExitReason,
 {
-    let pid = cell.pid;
-    let reason = {
-        let mut body = pin!(Some(body));
-        let reason = std::future::poll_fn(|cx| {
-            cell.waker.register(cx.waker());
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let cell: &Cell = this.cell;
+        let pid = cell.pid;
+        cell.waker.register(cx.waker());
+        let reason = 'exit: {
             if cell.has_signal() {
                 if let Some(r) = cell.take_pending_exit() {
-                    return Poll::Ready(r);
+                    break 'exit r;
                 }
             }
             let prev = CURRENT.with(|c| c.replace(pid));
-            let polled = catch_unwind(AssertUnwindSafe(|| match body.as_mut().as_pin_mut() {
+            let polled = catch_unwind(AssertUnwindSafe(|| match this.body.as_mut().as_pin_mut() {
                 Some(fut) => fut.poll(cx),
                 None => Poll::Pending,
             }));
             CURRENT.with(|c| c.set(prev));
             match polled {
-                Ok(Poll::Ready(out)) => Poll::Ready(out.into_exit_reason()),
-                Ok(Poll::Pending) => Poll::Pending,
-                Err(payload) => Poll::Ready(ExitReason::from_panic(payload)),
+                Ok(Poll::Ready(out)) => out.into_exit_reason(),
+                Ok(Poll::Pending) => return Poll::Pending,
+                Err(payload) => ExitReason::from_panic(payload),
             }
-        })
-        .await;
+        };
         // Record the reason before dropping the body, so that a caller whose reply channel is
         // dropped with the mailbox finds the reason already there.
         cell.lock().exit = Some(reason.clone());
         let prev = CURRENT.with(|c| c.replace(pid));
-        let dropped = catch_unwind(AssertUnwindSafe(|| body.set(None)));
+        let dropped = catch_unwind(AssertUnwindSafe(|| this.body.set(None)));
         CURRENT.with(|c| c.set(prev));
         if let Err(payload) = dropped {
             tracing::error!(pid = %pid, reason = %ExitReason::from_panic(payload), "panic while dropping process state");
         }
-        reason
-    };
-    finish(&rt, &cell, reason);
+        finish(this.rt, this.cell, reason);
+        Poll::Ready(())
+    }
 }
 
 fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {

@@ -216,7 +216,7 @@ pub(crate) struct Child {
     pub(crate) id: Arc<str>,
     /// `None` for temporary children of a dynamic supervisor: their start is never needed
     /// again, so it is not retained (OTP-16804).
-    pub(crate) spec: Option<ChildSpec>,
+    pub(crate) spec: Option<Box<ChildSpec>>,
     pub(crate) restart: Restart,
     pub(crate) child_type: ChildType,
     pub(crate) shutdown: Shutdown,
@@ -233,7 +233,7 @@ impl Child {
     pub(crate) fn new(spec: &ChildSpec, keep_spec: bool) -> Self {
         Child {
             id: spec.id.clone(),
-            spec: keep_spec.then(|| spec.clone()),
+            spec: keep_spec.then(|| Box::new(spec.clone())),
             restart: spec.restart,
             child_type: spec.child_type,
             shutdown: spec.shutdown_spec(),
@@ -735,7 +735,9 @@ impl Sup {
             match c.state {
                 ChildState::Running { .. } => Err(SupervisorError::Running),
                 ChildState::Restarting => Err(SupervisorError::Restarting),
-                ChildState::Stopped => Ok(c.spec.clone().expect("static children keep their spec")),
+                ChildState::Stopped => {
+                    Ok(*c.spec.clone().expect("static children keep their spec"))
+                }
             }
         })?;
         let started = self
@@ -874,7 +876,7 @@ impl Sup {
                     .enumerate()
                     .skip(i)
                     .find(|(_, c)| matches!(c.state, ChildState::Restarting))
-                    .map(|(j, c)| (j, c.spec.clone().expect("static children keep their spec")))
+                    .map(|(j, c)| (j, *c.spec.clone().expect("static children keep their spec")))
             });
             let Some((j, spec)) = next else { return };
             i = j + 1;

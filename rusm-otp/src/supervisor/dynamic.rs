@@ -189,8 +189,10 @@ impl DynamicSupervisorRef {
             ..SpawnOpts::default()
         };
         let addr = spawn_with(&self.addr.handle.rt, opts, f).ok()?;
+        // One shared empty id, not an allocation per connection.
+        static NO_ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
         let mut child = Child {
-            id: Arc::from(""),
+            id: NO_ID.clone(),
             spec: None,
             restart: Restart::Temporary,
             child_type: ChildType::Worker,
