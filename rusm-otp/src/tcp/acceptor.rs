@@ -4,13 +4,16 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::process::Ctx;
 use crate::supervisor::Shutdown;
+use crate::tcp::listener::Slot;
 use crate::tcp::stream::IdleClock;
 use crate::tcp::{Shared, TcpStream};
 
@@ -112,10 +115,7 @@ where
                 let started = conns.start_temporary(
                     Some(peer),
                     Shutdown::Timeout(shared.config.drain_timeout),
-                    move |ctx: Ctx| async move {
-                        let _slot = slot;
-                        serve(ctx, stream, &handler).await
-                    },
+                    move |ctx: Ctx| serve(ctx, stream, &handler, slot),
                 );
                 if started.is_none() {
                     // The connections supervisor is gone; the socket and the slot were dropped
@@ -161,27 +161,67 @@ where
     }
 }
 
-/// Runs the handler on one accepted socket, under the idle watchdog when one is configured.
-async fn serve<H, Fut>(ctx: Ctx, stream: tokio::net::TcpStream, shared: &Shared<H>) -> ExitReason
+/// Starts the handler on one accepted socket, under the idle watchdog when one is configured.
+///
+/// The handler's future is made here, outside any `async` block, and wrapped in [`Served`]:
+/// an `async` wrapper would keep the context and the socket twice in every connection's task.
+fn serve<H, Fut>(
+    ctx: Ctx,
+    stream: tokio::net::TcpStream,
+    shared: &Shared<H>,
+    slot: Slot,
+) -> Served<Fut>
 where
     H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future + Send + 'static,
+    Fut: Future + Send + 'static,
     Fut::Output: IntoExitReason,
 {
-    let Some(timeout) = shared.config.idle_timeout else {
-        return (shared.handler)(ctx, TcpStream::with_idle(stream, None))
-            .await
-            .into_exit_reason();
-    };
-    let clock = IdleClock::new();
-    let handler = (shared.handler)(ctx, TcpStream::with_idle(stream, Some(clock.clone())));
-    let mut handler = std::pin::pin!(handler);
-    let mut expired = std::pin::pin!(clock.expired(timeout));
-    std::future::poll_fn(|cx| {
-        if let std::task::Poll::Ready(out) = handler.as_mut().poll(cx) {
-            return std::task::Poll::Ready(out.into_exit_reason());
+    let (clock, idle) = match shared.config.idle_timeout {
+        Some(timeout) => {
+            let clock = IdleClock::new();
+            let watchdog: Watchdog = Box::pin(clock.clone().expired_owned(timeout));
+            (Some(clock), Some((watchdog, timeout)))
         }
-        expired.as_mut().poll(cx).map(|()| {
+        None => (None, None),
+    };
+    Served {
+        handler: (shared.handler)(ctx, TcpStream::with_idle(stream, clock)),
+        idle,
+        _slot: slot,
+    }
+}
+
+/// Resolves when the peer has been silent for the idle timeout; boxed, so that connections
+/// without a timeout do not carry its timer.
+type Watchdog = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// A connection's handler, its idle watchdog and its slot under max connections.
+    pub(crate) struct Served<F> {
+        #[pin]
+        handler: F,
+        idle: Option<(Watchdog, Duration)>,
+        _slot: Slot,
+    }
+}
+
+impl<F> Future for Served<F>
+where
+    F: Future,
+    F::Output: IntoExitReason,
+{
+    type Output = ExitReason;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.handler.poll(cx) {
+            return Poll::Ready(out.into_exit_reason());
+        }
+        let Some((watchdog, timeout)) = this.idle else {
+            return Poll::Pending;
+        };
+        let timeout = *timeout;
+        watchdog.as_mut().poll(cx).map(|()| {
             tracing::debug!(
                 timeout_ms = timeout.as_millis() as u64,
                 "connection idle timeout"
@@ -191,8 +231,7 @@ where
                 format!("idle timeout: the peer sent nothing for {timeout:?}"),
             ))
         })
-    })
-    .await
+    }
 }
 
 #[cfg(test)]

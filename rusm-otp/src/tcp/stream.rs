@@ -135,7 +135,7 @@ impl IdleClock {
     }
 
     /// Resolves once the peer has sent nothing for `timeout`.
-    pub(crate) async fn expired(&self, timeout: Duration) {
+    pub(crate) async fn expired_owned(self: Arc<Self>, timeout: Duration) {
         loop {
             let last = self.start + Duration::from_millis(self.last_rx_ms.load(Ordering::Relaxed));
             let Some(deadline) = last.checked_add(timeout) else {
