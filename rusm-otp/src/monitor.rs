@@ -49,11 +49,11 @@ pub struct Down {
 /// Adds a monitor of `target` by `watcher`; a dead target gives an immediate `NoProc` Down.
 pub(crate) fn add_monitor(watcher: &Arc<Cell>, target: Option<&Arc<Cell>>, pid: Pid) -> MonitorRef {
     let mref = MonitorRef::new(pid);
-    watcher.lock().monitoring.push(mref);
+    watcher.lock().monitors().of.push(mref);
     if let Some(target) = target {
         let mut st = target.lock();
         if st.exit.is_none() {
-            st.monitored_by.push((mref, watcher.clone()));
+            st.monitors().by.push((mref, watcher.clone()));
             return mref;
         }
     }
@@ -84,13 +84,17 @@ impl<M> Ctx<M> {
         let mut removed = false;
         if let Some(target) = self.addr.handle.rt.lookup(mref.target) {
             let mut st = target.lock();
-            let before = st.monitored_by.len();
-            st.monitored_by.retain(|(r, _)| *r != mref);
-            removed = st.monitored_by.len() != before;
+            if let Some(mons) = st.monitors.as_mut() {
+                let before = mons.by.len();
+                mons.by.retain(|(r, _)| *r != mref);
+                removed = mons.by.len() != before;
+            }
         }
         let me = &self.addr.handle.cell;
         let mut st = me.lock();
-        st.monitoring.retain(|r| *r != mref);
+        if let Some(mons) = st.monitors.as_mut() {
+            mons.of.retain(|r| *r != mref);
+        }
         st.signals
             .retain(|s| !matches!(s, Signal::Down(d) if d.monitor == mref));
         me.refresh_flag(&st);

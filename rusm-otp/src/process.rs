@@ -249,8 +249,8 @@ where
     }
     let mref = opts.monitored_by.as_ref().map(|watcher| {
         let mref = MonitorRef::new(pid);
-        watcher.lock().monitoring.push(mref);
-        state.monitored_by.push((mref, watcher.clone()));
+        watcher.lock().monitors().of.push(mref);
+        state.monitors().by.push((mref, watcher.clone()));
         mref
     });
     let cell = Arc::new(Cell::new(pid, state));
@@ -355,7 +355,7 @@ fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
         st.pending_exit = None;
         (
             st.links.take(),
-            std::mem::take(&mut st.monitored_by),
+            st.monitors.take().map(|m| m.by).unwrap_or_default(),
             st.name.take(),
         )
     };

@@ -33,10 +33,8 @@ pub(crate) struct State {
     pub(crate) pending_exit: Option<ExitReason>,
     pub(crate) trap_exit: bool,
     pub(crate) links: Links,
-    pub(crate) monitored_by: Vec<(MonitorRef, Arc<Cell>)>,
-    /// Monitors this process holds on others; a `Down` for any other ref is dropped, which is
-    /// what makes `demonitor` with flush exact even when the target dies concurrently.
-    pub(crate) monitoring: Vec<MonitorRef>,
+    /// Monitors on and by this process; boxed, as most processes have none.
+    pub(crate) monitors: Option<Box<Monitors>>,
     pub(crate) signals: VecDeque<Signal>,
     pub(crate) name: Option<Arc<str>>,
     /// Set when the exit is complete: body dropped, name released, links and monitors signalled.
@@ -50,6 +48,8 @@ pub(crate) struct State {
 pub(crate) enum Links {
     #[default]
     None,
+    /// Kept inline: most processes have exactly one link, to their supervisor.
+    One(Arc<Cell>),
     Few(Vec<Arc<Cell>>),
     // Boxed: it keeps every cell 32 bytes smaller, and only large link sets pay the indirection.
     #[allow(clippy::box_collection)]
@@ -63,6 +63,7 @@ impl Links {
     pub(crate) fn contains(&self, pid: Pid) -> bool {
         match self {
             Links::None => false,
+            Links::One(c) => c.pid == pid,
             Links::Few(v) => v.iter().any(|c| c.pid == pid),
             Links::Many(m) => m.contains_key(&pid),
         }
@@ -73,16 +74,21 @@ impl Links {
         if self.contains(cell.pid) {
             return false;
         }
-        match self {
-            Links::None => *self = Links::Few(vec![cell]),
-            Links::Few(v) if v.len() < MANY_LINKS => v.push(cell),
+        match std::mem::take(self) {
+            Links::None => *self = Links::One(cell),
+            Links::One(first) => *self = Links::Few(vec![first, cell]),
+            Links::Few(mut v) if v.len() < MANY_LINKS => {
+                v.push(cell);
+                *self = Links::Few(v);
+            }
             Links::Few(v) => {
-                let mut m: HashMap<Pid, Arc<Cell>> = v.drain(..).map(|c| (c.pid, c)).collect();
+                let mut m: HashMap<Pid, Arc<Cell>> = v.into_iter().map(|c| (c.pid, c)).collect();
                 m.insert(cell.pid, cell);
                 *self = Links::Many(Box::new(m));
             }
-            Links::Many(m) => {
+            Links::Many(mut m) => {
                 m.insert(cell.pid, cell);
+                *self = Links::Many(m);
             }
         }
         true
@@ -91,6 +97,8 @@ impl Links {
     pub(crate) fn remove(&mut self, pid: Pid) {
         match self {
             Links::None => {}
+            Links::One(c) if c.pid == pid => *self = Links::None,
+            Links::One(_) => {}
             Links::Few(v) => v.retain(|c| c.pid != pid),
             Links::Many(m) => {
                 m.remove(&pid);
@@ -105,18 +113,55 @@ impl Links {
     fn cells(&self) -> Box<dyn Iterator<Item = &Arc<Cell>> + '_> {
         match self {
             Links::None => Box::new(std::iter::empty()),
+            Links::One(c) => Box::new(std::iter::once(c)),
             Links::Few(v) => Box::new(v.iter()),
             Links::Many(m) => Box::new(m.values()),
         }
     }
 
     /// Takes every link out, for the exit signals.
-    pub(crate) fn take(&mut self) -> Vec<Arc<Cell>> {
+    pub(crate) fn take(&mut self) -> LinksIter {
         match std::mem::take(self) {
-            Links::None => Vec::new(),
-            Links::Few(v) => v,
-            Links::Many(m) => m.into_values().collect(),
+            Links::None => LinksIter::One(None),
+            Links::One(c) => LinksIter::One(Some(c)),
+            Links::Few(v) => LinksIter::Few(v.into_iter()),
+            Links::Many(m) => LinksIter::Many(m.into_values()),
         }
+    }
+}
+
+/// The links taken out of a process, without collecting them.
+pub(crate) enum LinksIter {
+    One(Option<Arc<Cell>>),
+    Few(std::vec::IntoIter<Arc<Cell>>),
+    Many(std::collections::hash_map::IntoValues<Pid, Arc<Cell>>),
+}
+
+impl Iterator for LinksIter {
+    type Item = Arc<Cell>;
+    fn next(&mut self) -> Option<Arc<Cell>> {
+        match self {
+            LinksIter::One(c) => c.take(),
+            LinksIter::Few(i) => i.next(),
+            LinksIter::Many(i) => i.next(),
+        }
+    }
+}
+
+/// A process's monitors.
+#[derive(Default)]
+pub(crate) struct Monitors {
+    /// Who monitors this process, and with which ref.
+    pub(crate) by: Vec<(MonitorRef, Arc<Cell>)>,
+    /// Monitors this process holds on others; a `Down` for any other ref is dropped, which is
+    /// what makes `demonitor` with flush exact even when the target dies concurrently.
+    pub(crate) of: Vec<MonitorRef>,
+}
+
+impl State {
+    /// The monitors, created on first use.
+    pub(crate) fn monitors(&mut self) -> &mut Monitors {
+        self.monitors.get_or_insert_with(Default::default)
     }
 }
 
@@ -225,10 +270,13 @@ impl Cell {
         if st.exit.is_some() {
             return;
         }
-        let Some(i) = st.monitoring.iter().position(|r| *r == down.monitor) else {
+        let Some(mons) = st.monitors.as_mut() else {
             return;
         };
-        st.monitoring.swap_remove(i);
+        let Some(i) = mons.of.iter().position(|r| *r == down.monitor) else {
+            return;
+        };
+        mons.of.swap_remove(i);
         st.signals.push_back(Signal::Down(down));
         self.raise(&st);
     }
