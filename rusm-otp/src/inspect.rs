@@ -117,7 +117,7 @@ fn supervisor_node(
         let table = s.lock();
         let mut rows: Vec<_> = match &*table {
             ChildTable::Static(v) => v.iter().map(row).collect(),
-            ChildTable::Dynamic(m) => m.values().map(row).collect(),
+            ChildTable::Dynamic(m) => m.values().map(|c| row(c)).collect(),
         };
         if matches!(&*table, ChildTable::Dynamic(_)) {
             rows.sort_by_key(|(n, _)| n.pid);

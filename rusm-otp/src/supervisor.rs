@@ -274,7 +274,8 @@ impl Child {
 #[derive(Debug)]
 pub(crate) enum ChildTable {
     Static(Vec<Child>),
-    Dynamic(PidMap<Child>),
+    /// Boxed entries: the map's spare capacity then costs a pointer per slot, not a child.
+    Dynamic(PidMap<Box<Child>>),
 }
 
 /// What a supervisor shares with inspection: its flags and its child table.
@@ -465,7 +466,7 @@ impl SupervisorRef {
     pub fn which_children(&self) -> Vec<ChildInfo> {
         match &*self.shared.lock() {
             ChildTable::Static(v) => v.iter().map(child_info).collect(),
-            ChildTable::Dynamic(m) => m.values().map(child_info).collect(),
+            ChildTable::Dynamic(m) => m.values().map(|c| child_info(c)).collect(),
         }
     }
 
@@ -473,7 +474,7 @@ impl SupervisorRef {
     pub fn count_children(&self) -> ChildCounts {
         match &*self.shared.lock() {
             ChildTable::Static(v) => count(v.iter()),
-            ChildTable::Dynamic(m) => count(m.values()),
+            ChildTable::Dynamic(m) => count(m.values().map(|c| &**c)),
         }
     }
 

@@ -141,7 +141,7 @@ impl DynamicSupervisorRef {
     /// The children, in pid order.
     pub fn which_children(&self) -> Vec<ChildInfo> {
         let mut v: Vec<ChildInfo> = match &*self.shared.lock() {
-            ChildTable::Dynamic(m) => m.values().map(child_info).collect(),
+            ChildTable::Dynamic(m) => m.values().map(|c| child_info(c)).collect(),
             ChildTable::Static(v) => v.iter().map(child_info).collect(),
         };
         v.sort_by_key(|c| c.pid);
@@ -151,7 +151,7 @@ impl DynamicSupervisorRef {
     /// Counts of the children.
     pub fn count_children(&self) -> ChildCounts {
         match &*self.shared.lock() {
-            ChildTable::Dynamic(m) => count(m.values()),
+            ChildTable::Dynamic(m) => count(m.values().map(|c| &**c)),
             ChildTable::Static(v) => count(v.iter()),
         }
     }
@@ -205,7 +205,7 @@ impl DynamicSupervisorRef {
             peer,
         };
         child.set_running(Started::from(addr.clone()));
-        map.insert(addr.pid().0, child);
+        map.insert(addr.pid().0, Box::new(child));
         Some(addr)
     }
 }
@@ -332,7 +332,7 @@ async fn dynamic_main(
 }
 
 impl DynSup {
-    fn map<R>(&self, f: impl FnOnce(&mut PidMap<Child>) -> R) -> R {
+    fn map<R>(&self, f: impl FnOnce(&mut PidMap<Box<Child>>) -> R) -> R {
         match &mut *self.shared.lock() {
             ChildTable::Dynamic(m) => f(m),
             ChildTable::Static(_) => unreachable!("dynamic supervisor with a static table"),
@@ -365,7 +365,7 @@ impl DynSup {
         };
         let mut child = Child::new(&spec, spec.restart != Restart::Temporary);
         child.set_running(started);
-        self.map(|m| m.insert(pid.0, child));
+        self.map(|m| m.insert(pid.0, Box::new(child)));
         Ok(Some(pid))
     }
 
@@ -397,7 +397,7 @@ impl DynSup {
         self.restart(pid, child).await
     }
 
-    async fn restart(&mut self, old: Pid, mut child: Child) -> Option<ExitReason> {
+    async fn restart(&mut self, old: Pid, mut child: Box<Child>) -> Option<ExitReason> {
         if !self.window.add_restart() {
             tracing::error!(
                 supervisor = %self.ctx.pid(),
