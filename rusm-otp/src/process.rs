@@ -355,7 +355,10 @@ fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
         st.pending_exit = None;
         (
             st.links.take(),
-            st.monitors.take().map(|m| m.by).unwrap_or_default(),
+            st.monitors
+                .as_mut()
+                .map(|m| std::mem::take(&mut m.by))
+                .unwrap_or_default(),
             st.name.take(),
         )
     };
@@ -377,8 +380,7 @@ fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
             reason: reason.clone(),
         });
     }
-    cell.lock().done = true;
-    cell.exited.notify_waiters();
+    cell.set_finished();
 }
 
 impl Runtime {

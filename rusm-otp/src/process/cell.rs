@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use atomic_waker::AtomicWaker;
-use tokio::sync::Notify;
 
 use crate::exit::ExitReason;
 use crate::link::ExitSignal;
@@ -156,6 +155,8 @@ pub(crate) struct Monitors {
     /// Monitors this process holds on others; a `Down` for any other ref is dropped, which is
     /// what makes `demonitor` with flush exact even when the target dies concurrently.
     pub(crate) of: Vec<MonitorRef>,
+    /// Tasks waiting for this process's exit to complete ([`Cell::wait_finished`]).
+    pub(crate) exit_waiters: Vec<std::task::Waker>,
 }
 
 impl State {
@@ -170,7 +171,6 @@ pub(crate) struct Cell {
     state: Mutex<State>,
     flag: AtomicBool,
     pub(crate) waker: AtomicWaker,
-    pub(crate) exited: Notify,
 }
 
 impl std::fmt::Debug for Cell {
@@ -186,7 +186,6 @@ impl Cell {
             state: Mutex::new(state),
             flag: AtomicBool::new(false),
             waker: AtomicWaker::new(),
-            exited: Notify::new(),
         }
     }
 
@@ -222,17 +221,31 @@ impl Cell {
 
     /// Waits until the exit is complete and returns its reason.
     pub(crate) async fn wait_finished(&self) -> ExitReason {
-        loop {
-            let notified = self.exited.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let st = self.lock();
-                if st.done {
-                    return st.exit.clone().unwrap_or(ExitReason::NoProc);
-                }
+        std::future::poll_fn(|cx| {
+            let mut st = self.lock();
+            if st.done {
+                return std::task::Poll::Ready(st.exit.clone().unwrap_or(ExitReason::NoProc));
             }
-            notified.await;
+            let waiters = &mut st.monitors().exit_waiters;
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// Marks the exit complete and wakes those waiting for it.
+    pub(crate) fn set_finished(&self) {
+        let waiters = {
+            let mut st = self.lock();
+            st.done = true;
+            st.monitors
+                .as_mut()
+                .map(|m| std::mem::take(&mut m.exit_waiters))
+        };
+        for w in waiters.into_iter().flatten() {
+            w.wake();
         }
     }
 
