@@ -498,3 +498,46 @@ async fn restart_waits_for_the_old_incarnation_and_reuses_its_name() {
     sup.stop().await;
     assert!(rt.whereis("registry-svc").is_none());
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn backoff_starts_over_after_a_stable_run() {
+    let rt = Runtime::current();
+    let (ev, mut rx) = events();
+    let b = Backoff {
+        initial: Duration::from_millis(100),
+        max: Duration::from_secs(10),
+        jitter: 0.0,
+        reset_after: Duration::from_secs(5),
+    };
+    let sup = rt
+        .start_supervisor(
+            SupervisorSpec::new(Strategy::OneForOne)
+                .intensity(10, Duration::from_secs(1))
+                .child(worker("a", &ev).backoff(b)),
+        )
+        .await
+        .unwrap();
+    // Crashes in quick succession: 100 ms, then 200 ms, then 400 ms.
+    let mut a = rx.started("a").await;
+    for expected in [100, 200, 400] {
+        let t = tokio::time::Instant::now();
+        a.send(Cmd::Panic).unwrap();
+        a = rx.started("a").await;
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(expected) && took < Duration::from_millis(expected * 2),
+            "expected a {expected} ms delay, got {took:?}"
+        );
+    }
+    // A run longer than reset_after: the next delay is the initial one again.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let t = tokio::time::Instant::now();
+    a.send(Cmd::Panic).unwrap();
+    rx.started("a").await;
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(100) && took < Duration::from_millis(200),
+        "after a stable run the delay starts over: {took:?}"
+    );
+    sup.stop().await;
+}
