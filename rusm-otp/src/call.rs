@@ -125,11 +125,11 @@ impl<M: Send + 'static> Addr<M> {
     pub fn send_after(&self, msg: M, delay: Duration) -> TimerRef {
         let fired = Arc::new(AtomicBool::new(false));
         let flag = fired.clone();
-        let tx = self.tx.clone();
+        let to = self.clone();
         let task = self.handle.rt.handle.spawn(async move {
             tokio::time::sleep(delay).await;
             if !flag.swap(true, Ordering::AcqRel) {
-                let _ = tx.send(msg);
+                let _ = to.send(msg);
             }
         });
         TimerRef {

@@ -196,7 +196,7 @@ impl<M> Addr<M> {
     ///
     /// [`SendError`], holding the message, when the process has exited.
     pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
-        self.tx.send(msg).map_err(SendError)
+        self.tx.send(&self.handle.cell, msg).map_err(SendError)
     }
 
     /// The untyped handle.

@@ -4,13 +4,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::error::RegisterError;
 use crate::link::ExitSignal;
 use crate::monitor::Down;
-use crate::process::cell::Signal;
+use crate::process::cell::{Cell, Signal};
 use crate::process::{Addr, Pid, ProcessHandle};
 use crate::runtime::Runtime;
 
@@ -48,8 +48,9 @@ pub struct Ctx<M = ()> {
 }
 
 /// A process's user mailbox: an unbounded queue under a lock, shared by its [`Addr`]es and
-/// its [`Ctx`]. About 80 bytes while empty, where a tokio channel takes several hundred, and
-/// it gives its memory back after a burst (tokio-rs/tokio#4321).
+/// its [`Ctx`]. About 64 bytes while empty, where a tokio channel takes several hundred, and
+/// it gives its memory back after a burst (tokio-rs/tokio#4321). A send wakes the process
+/// task's own waker, which the task registers on every poll: only the process receives.
 pub(crate) struct Mailbox<M> {
     state: Mutex<Queue<M>>,
 }
@@ -58,8 +59,6 @@ struct Queue<M> {
     items: VecDeque<M>,
     /// Set when the process's context is dropped: sends fail from then on.
     closed: bool,
-    /// The task waiting in `recv`.
-    waker: Option<Waker>,
 }
 
 impl<M> Mailbox<M> {
@@ -68,7 +67,6 @@ impl<M> Mailbox<M> {
             state: Mutex::new(Queue {
                 items: VecDeque::new(),
                 closed: false,
-                waker: None,
             }),
         })
     }
@@ -78,40 +76,31 @@ impl<M> Mailbox<M> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `msg`, or gives it back if the process is gone.
-    pub(crate) fn send(&self, msg: M) -> Result<(), M> {
-        let waker = {
+    /// Queues `msg` for the process of `cell` and wakes it, or gives `msg` back if the
+    /// process is gone.
+    pub(crate) fn send(&self, cell: &Cell, msg: M) -> Result<(), M> {
+        {
             let mut q = self.lock();
             if q.closed {
                 return Err(msg);
             }
             q.items.push_back(msg);
-            q.waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
         }
+        cell.waker.wake();
         Ok(())
     }
 
-    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<M> {
+    /// The next message, if one is queued.
+    fn poll_recv(&self) -> Poll<M> {
         let mut q = self.lock();
-        match q.items.pop_front() {
-            Some(m) => {
-                // Give a burst's memory back once it has been read.
-                if q.items.is_empty() && q.items.capacity() > 64 {
-                    q.items = VecDeque::new();
-                }
-                Poll::Ready(m)
-            }
-            None => {
-                match &mut q.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    slot => *slot = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
+        let Some(m) = q.items.pop_front() else {
+            return Poll::Pending;
+        };
+        // Give a burst's memory back once it has been read.
+        if q.items.is_empty() && q.items.capacity() > 64 {
+            q.items = VecDeque::new();
         }
+        Poll::Ready(m)
     }
 
     /// Refuses further sends and drops what is queued.
@@ -119,7 +108,6 @@ impl<M> Mailbox<M> {
         let dropped = {
             let mut q = self.lock();
             q.closed = true;
-            q.waker = None;
             std::mem::take(&mut q.items)
         };
         drop(dropped);
@@ -167,19 +155,22 @@ impl<M> Ctx<M> {
 
     /// Receives the next message, waiting as long as it takes. System messages come first.
     ///
+    /// Only the process itself receives: await this in the process's body (a send wakes the
+    /// process's task), not in a task spawned from it.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: a message is removed from a queue only when it is returned.
     pub async fn recv(&mut self) -> Msg<M> {
         let cell = self.addr.handle.cell.clone();
-        poll_fn(|cx| {
+        poll_fn(|_| {
             if let Some(sig) = cell.pop_signal() {
                 return Poll::Ready(match sig {
                     Signal::Exit(e) => Msg::Exit(e),
                     Signal::Down(d) => Msg::Down(d),
                 });
             }
-            self.addr.tx.poll_recv(cx).map(Msg::User)
+            self.addr.tx.poll_recv().map(Msg::User)
         })
         .await
     }
@@ -195,7 +186,7 @@ impl<M> Ctx<M> {
 
     /// Receives the next user message, leaving system messages queued for a later `recv`.
     pub async fn recv_user(&mut self) -> M {
-        poll_fn(|cx| self.addr.tx.poll_recv(cx)).await
+        poll_fn(|_| self.addr.tx.poll_recv()).await
     }
 
     /// Sets whether exit signals are turned into [`Msg::Exit`] messages
