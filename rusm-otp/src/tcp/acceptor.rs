@@ -180,7 +180,7 @@ where
         Some(timeout) => {
             let clock = IdleClock::new();
             let watchdog: Watchdog = Box::pin(clock.clone().expired_owned(timeout));
-            (Some(clock), Some((watchdog, timeout)))
+            (Some(clock), Some(Box::new((watchdog, timeout))))
         }
         None => (None, None),
     };
@@ -200,7 +200,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct Served<F> {
         #[pin]
         handler: F,
-        idle: Option<(Watchdog, Duration)>,
+        idle: Option<Box<(Watchdog, Duration)>>,
         _slot: Slot,
     }
 }
@@ -217,9 +217,10 @@ where
         if let Poll::Ready(out) = this.handler.poll(cx) {
             return Poll::Ready(out.into_exit_reason());
         }
-        let Some((watchdog, timeout)) = this.idle else {
+        let Some(idle) = this.idle else {
             return Poll::Pending;
         };
+        let (watchdog, timeout) = &mut **idle;
         let timeout = *timeout;
         watchdog.as_mut().poll(cx).map(|()| {
             tracing::debug!(

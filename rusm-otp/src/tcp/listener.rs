@@ -114,8 +114,8 @@ impl Control {
     /// lowered while the acceptor waited in `accept` with it; then the connection waits,
     /// accepted but not served, until enough others end, so the limit holds exactly.
     pub(crate) async fn occupy(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> Slot {
+        permit.forget();
         let slot = Slot {
-            _permit: permit,
             control: self.clone(),
         };
         if self.live.fetch_add(1, Ordering::SeqCst) >= self.max.load(Ordering::SeqCst) {
@@ -170,8 +170,9 @@ impl Control {
 }
 
 /// A connection's place under max connections; freed when its process ends.
+/// Holds one permit of `control.slots`, forgotten when taken and given back on drop (a
+/// pointer, where an `OwnedSemaphorePermit` would add the semaphore's).
 pub(crate) struct Slot {
-    _permit: OwnedSemaphorePermit,
     control: Arc<Control>,
 }
 
@@ -181,6 +182,7 @@ impl Drop for Slot {
         if self.control.over_limit.load(Ordering::SeqCst) > 0 {
             self.control.slot_freed.notify_waiters();
         }
+        self.control.slots.add_permits(1);
     }
 }
 
