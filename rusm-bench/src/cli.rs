@@ -34,6 +34,9 @@ pub enum Command {
     /// Run an echo server until stdin closes (used by `--server-process`).
     #[command(hide = true)]
     Serve(ServeArgs),
+    /// Hold connections for `hold --processes` (see `spread`).
+    #[command(hide = true)]
+    HoldClient(crate::spread::HoldClientArgs),
 }
 
 /// Arguments of `run`.
@@ -75,6 +78,10 @@ pub struct RunArgs {
     /// Acceptors per listening socket (connection-storm; RUSM default 2, tokio 1).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub acceptors: Option<u16>,
+    /// hold: spread the connections over this many server processes sharing the port with
+    /// SO_REUSEPORT, and as many client processes (each process has its own fd limit).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub processes: u8,
     /// Listening sockets sharing the port with SO_REUSEPORT (connection-storm, default 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub listeners: u16,
@@ -96,6 +103,7 @@ impl RunArgs {
             server_process: self.server_process,
             acceptors: self.acceptors.map(usize::from),
             listeners: usize::from(self.listeners),
+            processes: usize::from(self.processes),
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct RunConfig {
     pub acceptors: Option<usize>,
     /// Listening sockets sharing the port (`connection-storm`).
     pub listeners: usize,
+    /// Server and client processes (`hold`).
+    pub processes: usize,
 }
 
 impl RunConfig {
@@ -63,6 +65,7 @@ impl RunConfig {
             server_process: false,
             acceptors: None,
             listeners: 1,
+            processes: 1,
         }
     }
 }

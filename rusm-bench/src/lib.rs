@@ -25,6 +25,7 @@ pub mod report;
 pub mod rss;
 pub mod scenario;
 pub mod server;
+pub mod spread;
 pub mod stats;
 pub mod target;
 

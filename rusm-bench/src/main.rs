@@ -12,7 +12,10 @@ use rusm_bench::{engine, server, Metrics, Scenario};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet = matches!(cli.command, Command::Serve(_) | Command::List);
+    let quiet = matches!(
+        cli.command,
+        Command::Serve(_) | Command::HoldClient(_) | Command::List
+    );
     match engine::raise_nofile() {
         Ok(soft) if !quiet => {
             let (_, hard) = engine::nofile_limits();
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         }
         Command::Dashboard { port } => dashboard(port),
         Command::Serve(args) => server::serve(args.target, &args.opts()),
+        Command::HoldClient(args) => rusm_bench::spread::hold_client(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

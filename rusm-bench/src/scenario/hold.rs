@@ -62,6 +62,16 @@ async fn echo_once(stream: &mut TcpStream) -> io::Result<()> {
 }
 
 pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
+    if ctx.config.processes > 1 {
+        let asked = ctx.config.connections.unwrap_or(DEFAULT_CONNECTIONS);
+        return crate::spread::run(
+            ctx.kind,
+            asked,
+            ctx.config.processes,
+            ctx.config.sources,
+            ctx.duration(),
+        );
+    }
     let separate = ctx.config.server_process;
     let opts = EchoServerOpts::default();
     let server = if separate {
