@@ -103,6 +103,11 @@ pub use rusm_macros::main;
 /// `rt: Runtime`.
 pub use rusm_macros::test;
 
+/// The README's example, compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExample;
+
 #[doc(hidden)]
 pub mod __private {
     //! Paths the macros' generated code uses. Not a public API.
