@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) registry: Registry,
     roots: Mutex<Vec<Weak<SupervisorShared>>>,
     owned: Mutex<Option<tokio::runtime::Runtime>>,
+    /// Running listeners, in start order; each removes itself when it stops.
+    pub(crate) listeners: Mutex<Vec<crate::tcp::Listener>>,
 }
 
 impl Drop for Inner {
@@ -174,6 +176,7 @@ impl Runtime {
                 registry: Registry::default(),
                 roots: Mutex::new(Vec::new()),
                 owned: Mutex::new(None),
+                listeners: Mutex::new(Vec::new()),
             }),
         }
     }

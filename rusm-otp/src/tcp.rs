@@ -348,19 +348,80 @@ where
         name = format!("listener {local} #{n}");
         n += 1;
     }
-    let spec = listener_spec(control.clone(), config, handler).name(name);
+    let mut spec = listener_spec(control.clone(), config, handler).name(name);
+    // Stop listening the moment the listener starts to stop (before its connections drain)
+    // or is killed (before its exit is published): refused, not queued. It also leaves the
+    // runtime's list of listeners.
+    let (closing, runtime_inner) = (control.clone(), rt.clone());
+    spec.on_stop = Some(StopHook::new(move || {
+        closing.close_socket();
+        let mut listeners = lock(&runtime_inner.listeners);
+        closing
+            .stopped
+            .store(true, std::sync::atomic::Ordering::Release);
+        listeners.retain(|l| !Arc::ptr_eq(&l.control, &closing));
+    }));
     let sup = crate::supervisor::start_supervisor(rt, parent, spec)
         .await
         .map_err(|e| io::Error::other(format!("listener on {local} failed to start: {e}")))?;
     tracing::info!(addr = %local, pid = %sup.pid(), root = is_root, "listening");
-    Ok((
-        local,
-        Listener {
-            handle: (*sup).clone(),
-            sup,
-            control,
-        },
-    ))
+    let listener = Listener {
+        handle: (*sup).clone(),
+        sup,
+        control,
+    };
+    // Unless it has stopped already: its stop hook sets the flag under the same lock.
+    let mut listeners = lock(&rt.listeners);
+    if !listener
+        .control
+        .stopped
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        listeners.push(listener.clone());
+    }
+    drop(listeners);
+    Ok((local, listener))
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Runtime {
+    /// The listeners running on this runtime, in start order: those started with
+    /// [`listen`](Self::listen) and [`ListenerBuilder`], and those started as child specs
+    /// inside a supervision tree, which have no other handle.
+    pub fn listeners(&self) -> Vec<Listener> {
+        lock(&self.inner.listeners).clone()
+    }
+
+    /// The running listener bound to `addr` (the first one, when several share the port).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ListenerConfig, Runtime, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let web = ListenerConfig::new("127.0.0.1:0").child_spec("web", |_ctx, _s| async {});
+    ///     let app = rt
+    ///         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(web))
+    ///         .await
+    ///         .unwrap();
+    ///     let addr = rt.listeners()[0].local_addr();
+    ///     let web = rt.listener(addr).unwrap();
+    ///     assert_eq!(web.info().connections, 0);
+    ///     app.stop().await;
+    ///     assert!(rt.listener(addr).is_none());
+    /// });
+    /// ```
+    pub fn listener(&self, addr: SocketAddr) -> Option<Listener> {
+        lock(&self.inner.listeners)
+            .iter()
+            .find(|l| l.local_addr() == addr)
+            .cloned()
+    }
 }
 
 /// The listener's supervisor spec: `rest_for_one [connections, acceptors]`.
@@ -411,13 +472,9 @@ where
             .shutdown(Shutdown::BrutalKill),
         );
     }
-    // Stop listening the moment the listener starts to stop (before its connections drain)
-    // or is killed (before its exit is published): refused, not queued.
-    let mut spec = SupervisorSpec::new(Strategy::RestForOne)
+    SupervisorSpec::new(Strategy::RestForOne)
         .child(conns)
-        .child(ChildSpec::supervisor("acceptors", acceptors));
-    spec.on_stop = Some(StopHook::new(move || shared.control.close_socket()));
-    spec
+        .child(ChildSpec::supervisor("acceptors", acceptors))
 }
 
 /// Opens a TCP connection (an outbound socket for a process to own).

@@ -222,3 +222,46 @@ async fn reuse_port_listeners_share_one_port_and_each_serves() {
     echoes(&mut c, b"still").await;
     second.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_started_as_a_child_spec_is_found_drained_and_forgotten() {
+    let rt = Runtime::current();
+    let web = ListenerConfig::new("127.0.0.1:0").child_spec("web", echo);
+    let app = rt
+        .start_supervisor(rusm_otp::SupervisorSpec::new(rusm_otp::Strategy::OneForOne).child(web))
+        .await
+        .unwrap();
+    let [listener] = &rt.listeners()[..] else {
+        panic!("one listener runs: {:?}", rt.listeners());
+    };
+    let addr = listener.local_addr();
+    let mut c = connect(addr).await.unwrap();
+    echoes(&mut c, b"hi").await;
+    let found = rt.listener(addr).expect("found by its address");
+    assert_eq!(found.info().connections, 1);
+    // Draining the found handle stops the listener inside its supervisor, which sees it end
+    // with `Shutdown` (a permanent child: it is started again, listening anew).
+    drop(c);
+    assert_eq!(
+        within("drain", found.drain(Duration::from_secs(5), |_| {})).await,
+        ExitReason::Shutdown(None)
+    );
+    assert!(
+        rt.listener(addr).is_none(),
+        "the drained listener left the list"
+    );
+    // As OTP does for a permanent child that stops, its supervisor starts it again; to stop
+    // it for good, terminate it through the supervisor.
+    support::until("the listener to be started again", || {
+        rt.listeners().len() == 1
+    })
+    .await;
+    app.terminate_child("web").await.unwrap();
+    assert!(rt.listeners().is_empty());
+    app.stop().await;
+    assert!(
+        rt.listeners().is_empty(),
+        "a stopped listener leaves the list"
+    );
+    assert!(rt.listener(addr).is_none());
+}

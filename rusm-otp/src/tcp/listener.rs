@@ -36,6 +36,8 @@ pub(crate) struct Control {
     pub(crate) conns: Mutex<Option<DynamicSupervisorRef>>,
     /// Set by `drain`: acceptors that see the socket shut down park instead of exiting.
     pub(crate) stopping: AtomicBool,
+    /// Set, under the runtime's listener list lock, when the listener has stopped.
+    pub(crate) stopped: AtomicBool,
     /// `true` while suspended: the socket is not listening and acceptors wait for `false`.
     pub(crate) suspended: watch::Sender<bool>,
     pub(crate) acceptors: usize,
@@ -65,6 +67,7 @@ impl Control {
             slot_freed: Notify::new(),
             conns: Mutex::new(None),
             stopping: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             suspended: watch::Sender::new(false),
             acceptors: config.acceptors,
             errors: Default::default(),
