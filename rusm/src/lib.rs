@@ -70,7 +70,8 @@ pub use rusm_macros::connection;
 ///
 /// What is generated, on the struct: `ADDR`, `config() -> ListenerConfig`,
 /// `builder() -> ListenerBuilder` (override the address from flags, give shared state),
-/// `start(&Runtime)`, and `child_spec() -> ChildSpec` to put it in a supervision tree.
+/// `start(&Runtime)`, and `child_spec() -> ChildSpec` to put it in a supervision tree (its
+/// [`Listener`] handle is then found with [`Runtime::listeners`]).
 ///
 /// ```
 /// use rusm::prelude::*;
