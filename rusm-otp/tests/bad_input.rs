@@ -5,6 +5,8 @@
 #[path = "support/lib.rs"]
 mod support;
 
+use support::{echo, echoes};
+
 use std::io;
 use std::time::Duration;
 
@@ -15,27 +17,6 @@ use rusm_otp::{
 use support::{read_until_closed, until, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-async fn echo(_ctx: Ctx, mut s: rusm_otp::TcpStream) -> io::Result<()> {
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        s.write_all(&buf[..n]).await?;
-    }
-}
-
-async fn echoes(c: &mut TcpStream, msg: &[u8]) {
-    within("an echo", async {
-        c.write_all(msg).await.unwrap();
-        let mut got = vec![0u8; msg.len()];
-        c.read_exact(&mut got).await.unwrap();
-        assert_eq!(got, msg);
-    })
-    .await
-}
 
 /// A loopback address whose port was free a moment ago.
 fn free_addr() -> std::net::SocketAddr {

@@ -6,24 +6,14 @@
 #[path = "support/lib.rs"]
 mod support;
 
+use support::{echo, echoes};
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rusm_otp::{connect, AcceptErrors, Listener, ListenerConfig, Runtime, TcpStream};
+use rusm_otp::{connect, AcceptErrors, Listener, ListenerConfig, Runtime};
 use support::within;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn echo(_ctx: rusm_otp::Ctx, mut s: TcpStream) -> io::Result<()> {
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        s.write_all(&buf[..n]).await?;
-    }
-}
 
 async fn listener(rt: &Runtime, acceptors: usize) -> (SocketAddr, Listener) {
     rt.listen_with(
@@ -32,13 +22,6 @@ async fn listener(rt: &Runtime, acceptors: usize) -> (SocketAddr, Listener) {
     )
     .await
     .unwrap()
-}
-
-async fn echoes(c: &mut TcpStream, msg: &[u8]) {
-    c.write_all(msg).await.unwrap();
-    let mut out = vec![0u8; msg.len()];
-    within("echo", c.read_exact(&mut out)).await.unwrap();
-    assert_eq!(out, msg);
 }
 
 /// Restart counts of every acceptor, in order.

@@ -7,25 +7,16 @@
 #[path = "support/lib.rs"]
 mod support;
 
+use support::echo;
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rusm_otp::{Ctx, ListenerConfig, Pid, Runtime, Strategy, SupervisorSpec};
+use rusm_otp::{ListenerConfig, Pid, Runtime, Strategy, SupervisorSpec};
 use support::{open_sockets, until, within, SERIAL};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-async fn echo(_ctx: Ctx, mut s: rusm_otp::TcpStream) -> io::Result<()> {
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        s.write_all(&buf[..n]).await?;
-    }
-}
 
 async fn round_trip(addr: SocketAddr, msg: &[u8]) -> io::Result<()> {
     let mut c = TcpStream::connect(addr).await?;

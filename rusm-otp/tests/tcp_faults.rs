@@ -6,6 +6,8 @@
 #[path = "support/lib.rs"]
 mod support;
 
+use support::{echo, echoes};
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,18 +34,6 @@ async fn scripted(_ctx: rusm_otp::Ctx, mut s: rusm_otp::TcpStream) -> io::Result
     }
 }
 
-/// Echoes until the peer closes.
-async fn echo(_ctx: rusm_otp::Ctx, mut s: rusm_otp::TcpStream) -> io::Result<()> {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        s.write_all(&buf[..n]).await?;
-    }
-}
-
 /// Echoes 64-byte frames until the peer closes.
 async fn frames(mut s: rusm_otp::TcpStream) -> io::Result<()> {
     let mut frame = [0u8; 64];
@@ -57,17 +47,6 @@ async fn client(addr: SocketAddr) -> TcpStream {
     let c = within("connect", TcpStream::connect(addr)).await.unwrap();
     let _ = c.set_nodelay(true); // fails once the server has reset it
     c
-}
-
-/// One round trip of `msg`, at most 10 s.
-async fn echoes(c: &mut TcpStream, msg: &[u8]) {
-    within("an echo", async {
-        c.write_all(msg).await.unwrap();
-        let mut got = vec![0u8; msg.len()];
-        c.read_exact(&mut got).await.unwrap();
-        assert_eq!(got, msg);
-    })
-    .await
 }
 
 /// A fresh client round-trips within 1 s (invariant I1).

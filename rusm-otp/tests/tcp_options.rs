@@ -4,6 +4,8 @@
 #[path = "support/lib.rs"]
 mod support;
 
+use support::{echo, echoes};
+
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -130,24 +132,6 @@ async fn zero_idle_timeout_is_rejected() {
         .unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("idle_timeout"), "{e}");
-}
-
-async fn echo(_ctx: rusm_otp::Ctx, mut s: TcpStream) -> io::Result<()> {
-    let mut buf = [0u8; 64];
-    loop {
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        s.write_all(&buf[..n]).await?;
-    }
-}
-
-async fn echoes(c: &mut TcpStream, msg: &[u8]) {
-    c.write_all(msg).await.unwrap();
-    let mut out = vec![0u8; msg.len()];
-    within("echo", c.read_exact(&mut out)).await.unwrap();
-    assert_eq!(out, msg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -264,3 +264,31 @@ pub async fn read_until_closed<R: tokio::io::AsyncRead + Unpin>(
     })
     .await
 }
+
+/// An echo handler: every byte back, until the peer closes.
+pub async fn echo(_ctx: Ctx, mut s: rusm_otp::TcpStream) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        s.write_all(&buf[..n]).await?;
+    }
+}
+
+/// One round trip of `msg` on `c`, checked, at most 10 s.
+pub async fn echoes<S>(c: &mut S, msg: &[u8])
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within("an echo", async {
+        c.write_all(msg).await.unwrap();
+        let mut got = vec![0u8; msg.len()];
+        c.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, msg);
+    })
+    .await
+}
