@@ -37,6 +37,13 @@
 //! | `restart intensity exceeded; shutting down` | error | `supervisor`, `child`, `intensity`, `period_secs` |
 //! | `child shutdown error` | error | `supervisor`, `pid`, `reason` |
 //! | `supervisor start failed` | error | `supervisor`, `error` |
+//! | `RLIMIT_NOFILE soft limit raised` | info | `nofile` |
+//! | `listening` | info | `addr`, `pid`, `root` |
+//! | `listener suspended` / `listener resumed` / `listener draining` | info | `addr` |
+//! | `acceptor reducing accept rate: out of resources` (at most once a second) | warn | `acceptor`, `error` |
+//! | `accept failed for one connection` | debug | `acceptor`, `error` |
+//! | `unexpected accept error` | warn | `acceptor`, `error` |
+//! | `connection idle timeout` | debug | `timeout_ms` |
 
 mod call;
 mod error;
