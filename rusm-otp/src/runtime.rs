@@ -183,6 +183,11 @@ impl Runtime {
 
     /// Attaches a new RUSM runtime to the tokio runtime this is called from.
     ///
+    /// Each call makes a new RUSM runtime, with its own processes, names and tree: call it
+    /// once and clone the result. Inside a process, [`Ctx::runtime`](crate::Ctx::runtime)
+    /// gives the runtime the process runs on; `#[rusm::main] async fn main(rt: Runtime)` hands
+    /// one to `main`.
+    ///
     /// # Panics
     ///
     /// When called outside a tokio runtime, as `tokio::runtime::Handle::current` does.
