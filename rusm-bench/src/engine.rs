@@ -114,6 +114,8 @@ pub fn run(config: &RunConfig, metrics: &Arc<Metrics>) -> io::Result<RunReport> 
     let (soft, hard) = nofile_limits();
     let mut results = Vec::new();
     for (kind, target) in targets {
+        // What the previous target freed must not be reused, unseen, by this one.
+        crate::rss::release_freed_memory();
         metrics.begin(config.scenario.name(), target.name());
         metrics.set_target(Some(target.clone()));
         let ctx = Ctx {

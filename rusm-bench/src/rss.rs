@@ -12,6 +12,18 @@ pub fn pid_rss(pid: u32) -> Option<u64> {
     parse_vm_rss(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
 
+/// Gives the memory the allocator keeps after frees back to the OS (glibc's `malloc_trim`), so
+/// that a target measured after another one in the same process starts from a clean heap
+/// instead of reusing what the first one freed (which made RSS deltas undercount it).
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: `malloc_trim` takes no pointers; it only returns free heap pages to the OS.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Extracts `VmRSS` (in kB in the file) from the text of `/proc/<pid>/status`, in bytes.
 fn parse_vm_rss(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
