@@ -27,6 +27,19 @@ impl Errors {
         self.push(syn::Error::new_spanned(tokens, msg));
     }
 
+    /// Parses the annotated item as a `T`, or fails with `msg` at the item's name together
+    /// with every error collected so far.
+    pub(crate) fn item<T: syn::parse::Parse>(
+        &mut self,
+        item: &TokenStream,
+        msg: impl std::fmt::Display,
+    ) -> syn::Result<T> {
+        syn::parse2(item.clone()).map_err(|_| {
+            self.at(crate::connection::first_token_span(item), msg);
+            self.0.take().expect("an error was just pushed")
+        })
+    }
+
     pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }

@@ -35,17 +35,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             _ => unreachable!("checked by args::parse"),
         }
     }
-    let f: ItemFn = match syn::parse2(item.clone()) {
-        Ok(f) => f,
-        Err(_) => {
-            errors.at(
-                first_token_span(&item),
-                "#[rusm::connection] goes on an `async fn(ctx: Ctx, stream: TcpStream)`",
-            );
-            errors.finish()?;
-            unreachable!("an error was pushed");
-        }
-    };
+    let f: ItemFn = errors.item(
+        &item,
+        "#[rusm::connection] goes on an `async fn(ctx: Ctx, stream: TcpStream)`",
+    )?;
     let sig = &f.sig;
     if sig.asyncness.is_none() {
         errors.at(

@@ -6,7 +6,6 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn};
 
 use crate::args::Errors;
-use crate::connection::first_token_span;
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream, test: bool) -> syn::Result<TokenStream> {
     let which = if test { "test" } else { "main" };
@@ -14,17 +13,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, test: bool) -> syn::R
     if !attr.is_empty() {
         errors.spanned(&attr, format!("#[rusm::{which}] takes no arguments"));
     }
-    let f: ItemFn = match syn::parse2(item.clone()) {
-        Ok(f) => f,
-        Err(_) => {
-            errors.at(
-                first_token_span(&item),
-                format!("#[rusm::{which}] goes on an `async fn`"),
-            );
-            errors.finish()?;
-            unreachable!("an error was pushed");
-        }
-    };
+    let f: ItemFn = errors.item(&item, format!("#[rusm::{which}] goes on an `async fn`"))?;
     let sig = &f.sig;
     if sig.asyncness.is_none() {
         errors.at(

@@ -18,8 +18,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rusm_otp::{ExitReason, ListenerConfig, ProcessHandle, Runtime};
-use support::{open_sockets, until, within, SERIAL};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{echo, open_sockets, until, within, SERIAL};
 
 const CLIENT_ENV: &str = "RUSM_NETNS_CLIENT";
 
@@ -224,17 +223,6 @@ fn netns_client_entry() {
     }
 }
 
-async fn echo(mut s: rusm_otp::TcpStream) -> std::io::Result<()> {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        s.write_all(&buf[..n]).await?;
-    }
-}
-
 /// The one connection process of listener `l`, waiting until it shows in the tree.
 async fn only_connection(rt: &Runtime, l: &rusm_otp::Listener) -> ProcessHandle {
     let pid = within("the connection in the tree", async {
@@ -262,23 +250,20 @@ async fn a_vanished_peer_is_ended_by_keepalive_or_idle_timeout_and_otherwise_wai
     let host = format!("{}:0", ns.host);
     // TCP keepalive: idle 1 s, then 3 probes 1 s apart.
     let (ka_addr, ka) = rt
-        .listen_with(ListenerConfig::new(&host), |_ctx, s| async move {
+        .listen_with(ListenerConfig::new(&host), |ctx, s| async move {
             let keepalive = socket2::TcpKeepalive::new()
                 .with_time(Duration::from_secs(1))
                 .with_interval(Duration::from_secs(1))
                 .with_retries(3);
             socket2::SockRef::from(&*s).set_tcp_keepalive(&keepalive)?;
-            echo(s).await
+            echo(ctx, s).await
         })
         .await
         .unwrap();
     let idle_config = ListenerConfig::new(&host).idle_timeout(Some(Duration::from_secs(1)));
-    let (idle_addr, idle) = rt
-        .listen_with(idle_config, |_ctx, s| echo(s))
-        .await
-        .unwrap();
+    let (idle_addr, idle) = rt.listen_with(idle_config, echo).await.unwrap();
     let (plain_addr, plain) = rt
-        .listen_with(ListenerConfig::new(&host), |_ctx, s| echo(s))
+        .listen_with(ListenerConfig::new(&host), echo)
         .await
         .unwrap();
     let ready = ns.client(&format!("hold {ka_addr} {idle_addr} {plain_addr}"));
@@ -400,10 +385,7 @@ async fn echo_stays_exact_and_drain_holds_its_deadline_under_latency_and_loss() 
         return;
     }
     let rt = Runtime::current();
-    let (addr, l) = rt
-        .listen(&format!("{}:0", ns.host), |_ctx, s| echo(s))
-        .await
-        .unwrap();
+    let (addr, l) = rt.listen(&format!("{}:0", ns.host), echo).await.unwrap();
     let out = ns.client(&format!("echo {addr}"));
     let done = tokio::task::spawn_blocking(move || expect(&out, "OK"));
     within("the client's echoes", done).await.unwrap();
