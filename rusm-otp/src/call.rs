@@ -1,8 +1,10 @@
 //! Request/reply ([`Addr::call`]) and timers ([`Addr::send_after`]).
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -81,24 +83,36 @@ impl<M> Addr<M> {
         }
         let (tx, rx) = oneshot::channel();
         if self.send(make(ReplyTo { tx })).is_err() {
-            return Err(CallError::NoProc(pid));
+            return Err(CallError::NoProc(pid, ()));
         }
-        let now = tokio::time::Instant::now();
-        // `Duration::MAX` means "wait as long as it takes" (OTP's `infinity`).
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or(now + Duration::from_secs(60 * 60 * 24 * 365 * 30));
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(r)) => Ok(r),
+        match within(timeout, rx).await {
+            Some(Ok(r)) => Ok(r),
             // The reply handle was dropped unanswered: as a gen_server caller, wait for the
             // callee's exit (its reason) or the timeout. The handle is usually dropped because
             // the callee is exiting, just before its exit is recorded.
-            Ok(Err(_)) => match tokio::time::timeout_at(deadline, self.wait()).await {
-                Ok(reason) => Err(CallError::Exited(pid, reason)),
-                Err(_) => Err(CallError::Timeout),
+            Some(Err(_)) => match within(timeout, self.wait()).await {
+                Some(reason) => Err(CallError::Exited(pid, reason)),
+                None => Err(CallError::Timeout),
             },
-            Err(_) => Err(CallError::Timeout),
+            None => Err(CallError::Timeout),
         }
+    }
+}
+
+/// Runs `fut` for at most `timeout`; `None` when the time passed first.
+///
+/// The common call path pays for no timer: the future is polled once first, and a timer is
+/// armed only when it is not ready. A timeout beyond any clock (`Duration::MAX`, OTP's
+/// `infinity`) arms none at all. (The timeout is counted from that first poll.)
+pub(crate) async fn within<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+    if let Poll::Ready(out) = first {
+        return Some(out);
+    }
+    match tokio::time::Instant::now().checked_add(timeout) {
+        Some(deadline) => tokio::time::timeout_at(deadline, fut).await.ok(),
+        None => Some(fut.await),
     }
 }
 

@@ -80,31 +80,67 @@ impl fmt::Display for RegisterError {
 
 impl std::error::Error for RegisterError {}
 
-/// A [`call`](crate::Addr::call) did not get its reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallError {
+/// A call ([`Addr::call`](crate::Addr::call), [`ServerRef::call`](crate::ServerRef::call)) did
+/// not get its reply.
+///
+/// `Req` is the request type of a typed server call, given back when it could not be sent;
+/// `()` for [`Addr::call`](crate::Addr::call).
+#[derive(Clone, PartialEq, Eq)]
+pub enum CallError<Req = ()> {
     /// No reply within the timeout; the callee is left running (`gen_server:call` timeout).
     Timeout,
-    /// The callee was not alive when the request was sent.
-    NoProc(Pid),
+    /// The callee was not alive when the request was sent; the request, unsent.
+    NoProc(Pid, Req),
     /// The callee exited before replying; its reason.
     Exited(Pid, ExitReason),
     /// A process called itself, which could only time out (`calling_self`).
     CallingSelf(Pid),
 }
 
-impl fmt::Display for CallError {
+impl<Req> CallError<Req> {
+    /// The request, when it was not sent ([`NoProc`](Self::NoProc)).
+    pub fn into_request(self) -> Option<Req> {
+        match self {
+            CallError::NoProc(_, req) => Some(req),
+            _ => None,
+        }
+    }
+
+    /// The same error without the request, e.g. to return it from a function that returns
+    /// errors of several calls.
+    pub fn without_request(self) -> CallError {
+        match self {
+            CallError::Timeout => CallError::Timeout,
+            CallError::NoProc(pid, _) => CallError::NoProc(pid, ()),
+            CallError::Exited(pid, r) => CallError::Exited(pid, r),
+            CallError::CallingSelf(pid) => CallError::CallingSelf(pid),
+        }
+    }
+}
+
+impl<Req> fmt::Debug for CallError<Req> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Timeout => f.write_str("Timeout"),
+            CallError::NoProc(pid, _) => write!(f, "NoProc({pid:?}, ..)"),
+            CallError::Exited(pid, r) => f.debug_tuple("Exited").field(pid).field(r).finish(),
+            CallError::CallingSelf(pid) => f.debug_tuple("CallingSelf").field(pid).finish(),
+        }
+    }
+}
+
+impl<Req> fmt::Display for CallError<Req> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CallError::Timeout => f.write_str("call timed out"),
-            CallError::NoProc(pid) => write!(f, "call to {pid}: no such process"),
+            CallError::NoProc(pid, _) => write!(f, "call to {pid}: no such process"),
             CallError::Exited(pid, r) => write!(f, "{pid} exited before replying: {r}"),
             CallError::CallingSelf(pid) => write!(f, "{pid} called itself"),
         }
     }
 }
 
-impl std::error::Error for CallError {}
+impl<Req> std::error::Error for CallError<Req> {}
 
 /// Starting a child or a supervisor failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +161,8 @@ pub enum StartError {
     InvalidSpec(String),
     /// The supervisor exited before it finished starting.
     Exited(ExitReason),
+    /// The server's `init` chose not to start (OTP's `ignore`); nothing runs.
+    Ignored,
 }
 
 impl StartError {
@@ -147,6 +185,7 @@ impl fmt::Display for StartError {
             StartError::Register(e) => e.fmt(f),
             StartError::InvalidSpec(s) => write!(f, "invalid spec: {s}"),
             StartError::Exited(r) => write!(f, "exited while starting: {r}"),
+            StartError::Ignored => f.write_str("init chose not to start (ignore)"),
         }
     }
 }

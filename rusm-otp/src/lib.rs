@@ -54,6 +54,7 @@ mod monitor;
 pub mod process;
 mod registry;
 mod runtime;
+pub mod server;
 pub mod supervisor;
 mod tcp;
 
@@ -65,6 +66,7 @@ pub use link::ExitSignal;
 pub use monitor::{Down, MonitorRef};
 pub use process::{current_pid, Addr, Ctx, Msg, Pid, ProcessHandle};
 pub use runtime::{raise_fd_limit, Runtime};
+pub use server::ServerRef;
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,

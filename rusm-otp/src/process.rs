@@ -203,6 +203,26 @@ impl<M> Addr<M> {
     pub fn handle(&self) -> &ProcessHandle {
         &self.handle
     }
+
+    /// How many user messages wait in the mailbox (OTP's `message_queue_len`): one uncontended
+    /// lock, cheap enough to check before every send (e.g. to drop a slow consumer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use rusm_otp::{Runtime, Ctx};
+    /// # let rt = Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let p = rt.spawn(|mut ctx: Ctx<u8>| async move { ctx.recv_user().await });
+    /// // Nothing reads until the process is scheduled: both may still be queued.
+    /// p.send(1).unwrap();
+    /// assert!(p.message_queue_len() <= 1);
+    /// # p.wait().await;
+    /// # });
+    /// ```
+    pub fn message_queue_len(&self) -> usize {
+        self.tx.len()
+    }
 }
 
 /// How to spawn: link to the spawner, monitor it, register a name, trap exits from the start.
@@ -254,8 +274,10 @@ where
         mref
     });
     let cell = Arc::new(Cell::new(pid, state));
+    let tx = mailbox::Mailbox::new();
     if let Some(name) = &opts.name {
-        rt.registry.register_cell(name.clone(), &cell)?;
+        // Registered with its mailbox, so that the typed lookup (`whereis_addr`) finds it.
+        rt.registry.register_spawned(name.clone(), &cell, &tx)?;
         cell.lock().name = Some(name.clone());
     }
     if let Some(parent) = &opts.link {
@@ -273,10 +295,7 @@ where
         }
     }
     let handle = ProcessHandle::from_cell(cell.clone(), rt.clone());
-    let addr = Addr {
-        handle,
-        tx: mailbox::Mailbox::new(),
-    };
+    let addr = Addr { handle, tx };
     let ctx = Ctx::new(addr.clone());
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");

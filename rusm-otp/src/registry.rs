@@ -20,7 +20,7 @@ use crate::runtime::Runtime;
 
 struct Entry {
     cell: Arc<Cell>,
-    // The typed sender, for `whereis_addr`; set when the name was given by an `Addr`.
+    // The typed mailbox, for `whereis_addr`: every way of naming a process records it.
     tx: Option<Box<dyn Any + Send + Sync>>,
 }
 
@@ -57,13 +57,15 @@ impl Registry {
         Ok(())
     }
 
-    /// Registers a process that is being spawned (its cell records the name itself).
-    pub(crate) fn register_cell(
+    /// Registers a process that is being spawned, with its mailbox (its cell records the name
+    /// itself).
+    pub(crate) fn register_spawned<M: Send + 'static>(
         &self,
         name: Arc<str>,
         cell: &Arc<Cell>,
+        tx: &Arc<Mailbox<M>>,
     ) -> Result<(), RegisterError> {
-        self.insert(name, cell, None)
+        self.insert(name, cell, Some(Box::new(tx.clone())))
     }
 
     pub(crate) fn register_addr<M: Send + 'static>(

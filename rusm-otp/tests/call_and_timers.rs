@@ -88,7 +88,7 @@ async fn call_to_dead_process_is_noproc() {
     within("exit", s.wait()).await;
     assert_eq!(
         s.call(|r| Req::Double(1, r)).await,
-        Err(CallError::NoProc(s.pid()))
+        Err(CallError::NoProc(s.pid(), ()))
     );
 }
 
@@ -123,7 +123,7 @@ async fn call_waiters_do_not_leak_when_callee_is_killed() {
         assert!(
             matches!(
                 r,
-                Err(CallError::Exited(_, ExitReason::Killed)) | Err(CallError::NoProc(_))
+                Err(CallError::Exited(_, ExitReason::Killed)) | Err(CallError::NoProc(..))
             ),
             "{r:?}"
         );

@@ -90,6 +90,11 @@ impl<M> Mailbox<M> {
         Ok(())
     }
 
+    /// How many messages are queued.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
     /// The next message, if one is queued.
     fn poll_recv(&self) -> Poll<M> {
         let mut q = self.lock();
@@ -173,6 +178,49 @@ impl<M> Ctx<M> {
             self.addr.tx.poll_recv().map(Msg::User)
         })
         .await
+    }
+
+    /// Receives the next message, as [`recv`](Self::recv), in the shape of a stream: `None`
+    /// only once the mailbox is closed, which never happens while the process holds its `Ctx`.
+    ///
+    /// This is the shape of a receive loop that compiles in every edition: in edition 2024 an
+    /// endless `loop { ctx.recv().await; … }` has type `!`, which is not an exit reason, while
+    /// a `while let` loop has type `()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use rusm_otp::{Runtime, Ctx, Msg};
+    /// # let rt = Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let counter = rt.spawn(|mut ctx: Ctx<u32>| async move {
+    ///     let mut total = 0;
+    ///     while let Some(msg) = ctx.next().await {
+    ///         match msg {
+    ///             Msg::User(0) => break,
+    ///             Msg::User(n) => total += n,
+    ///             Msg::Exit(_) | Msg::Down(_) => {}
+    ///         }
+    ///     }
+    ///     assert_eq!(total, 5);
+    /// });
+    /// for n in [2, 3, 0] {
+    ///     counter.send(n).unwrap();
+    /// }
+    /// assert!(counter.wait().await.is_normal());
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`recv`](Self::recv).
+    pub async fn next(&mut self) -> Option<Msg<M>> {
+        Some(self.recv().await)
+    }
+
+    /// How many user messages wait in this process's mailbox (`message_queue_len`).
+    pub fn message_queue_len(&self) -> usize {
+        self.addr.tx.len()
     }
 
     /// Receives the next message, or `None` when `timeout` passes first (`receive … after`).

@@ -1,0 +1,148 @@
+//! The behaviour: [`Server`], [`Call`], [`Cast`] and what their callbacks return.
+
+use std::future::Future;
+
+use crate::exit::ExitReason;
+use crate::process::Msg;
+use crate::server::{Caller, ServerCtx};
+
+/// What [`Server::init`] returns (`init/1`'s results).
+#[derive(Debug)]
+pub enum Init<S> {
+    /// Started with this state (`{ok, State}`).
+    Ok(S),
+    /// Started with this state; [`Server::handle_continue`] runs before any message is handled
+    /// (`{ok, State, {continue, C}}`), and after the starter got its reply.
+    Continue(S),
+    /// Do not start (`ignore`): the start returns [`StartError::Ignored`](crate::StartError::Ignored),
+    /// a supervisor keeps the child as not running.
+    Ignore,
+    /// Fail the start with this reason (`{stop, Reason}`, `{error, Reason}`): the start returns
+    /// [`StartError::Failed`](crate::StartError::Failed), a supervisor sees a failed start.
+    Stop(ExitReason),
+}
+
+/// What [`Call::handle_call`] returns (`handle_call/3`'s results).
+#[derive(Debug)]
+pub enum Reply<R> {
+    /// Reply with this value (`{reply, Reply, State}`).
+    Reply(R),
+    /// Reply, then run [`Server::handle_continue`] before the next message
+    /// (`{reply, Reply, State, {continue, C}}`).
+    Continue(R),
+    /// No reply now (`{noreply, State}`): whoever holds a clone of the [`Caller`] replies later
+    /// with [`Caller::reply`], or the call times out.
+    Noreply,
+    /// Stop the server with `reason` after sending `reply`, if any (`{stop, Reason, Reply,
+    /// State}`, `{stop, Reason, State}`); [`Server::terminate`] runs first.
+    Stop(ExitReason, Option<R>),
+}
+
+/// What [`Cast::handle_cast`], [`Server::handle_info`] and [`Server::handle_continue`] return
+/// (`{noreply, State}` and its variants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Wait for the next message (`{noreply, State}`).
+    Noreply,
+    /// Run [`Server::handle_continue`] before the next message (`{noreply, State, {continue, C}}`).
+    Continue,
+    /// Stop with this reason (`{stop, Reason, State}`); [`Server::terminate`] runs first.
+    Stop(ExitReason),
+}
+
+/// A server (OTP's `gen_server`): a state, built by [`init`](Self::init), that handles the
+/// requests it implements [`Call`] and [`Cast`] for, and other messages in
+/// [`handle_info`](Self::handle_info). See the [module docs](crate::server).
+///
+/// Callbacks are written as `async fn`; each runs to completion before the next message is
+/// taken, as in OTP. A callback that panics ends the server with
+/// [`ExitReason::Panic`] after [`terminate`](Self::terminate) has run.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a RUSM server",
+    label = "not a server",
+    note = "implement `rusm::server::Server` for `{Self}` (its `Args`, `Info` and `async fn init`)"
+)]
+pub trait Server: Sized + Send + 'static {
+    /// What [`init`](Self::init) is started with.
+    type Args: Send + 'static;
+    /// The plain messages the server accepts ([`ServerRef::send`](crate::ServerRef::send),
+    /// timers); `()` when it takes none.
+    type Info: Send + 'static;
+
+    /// Builds the state (`init/1`). Runs in the new process; the start returns only after it.
+    fn init(args: Self::Args, ctx: &mut ServerCtx<Self>)
+        -> impl Future<Output = Init<Self>> + Send;
+
+    /// Handles a plain message, a trapped exit signal or a `Down` (`handle_info/2`).
+    ///
+    /// The default, as OTP's when `handle_info/2` is not exported, logs and ignores the
+    /// message. An exit signal from the server's parent never reaches here: the server
+    /// terminates with its reason, as a `gen_server` does.
+    fn handle_info(
+        &mut self,
+        msg: Msg<Self::Info>,
+        ctx: &mut ServerCtx<Self>,
+    ) -> impl Future<Output = Next> + Send {
+        let what = match &msg {
+            Msg::User(_) => "message",
+            Msg::Exit(_) => "exit signal",
+            Msg::Down(_) => "down",
+        };
+        tracing::warn!(pid = %ctx.pid(), server = std::any::type_name::<Self>(), what, "unhandled info");
+        std::future::ready(Next::Noreply)
+    }
+
+    /// Post-init or post-callback work asked for with a `Continue` result
+    /// (`handle_continue/2`); keep what it needs in the state. The default does nothing.
+    fn handle_continue(&mut self, ctx: &mut ServerCtx<Self>) -> impl Future<Output = Next> + Send {
+        let _ = ctx;
+        std::future::ready(Next::Noreply)
+    }
+
+    /// Cleans up before the server exits with `reason` (`terminate/2`); see the
+    /// [module docs](crate::server) for when it runs. The default does nothing.
+    fn terminate(
+        &mut self,
+        reason: &ExitReason,
+        ctx: &mut ServerCtx<Self>,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (reason, ctx);
+        std::future::ready(())
+    }
+}
+
+/// A server that answers requests of type `Req` with a [`Reply`](Self::Reply)
+/// (`handle_call/3` for one request shape).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not handle calls of `{Req}`",
+    label = "no `Call<{Req}>` for this server",
+    note = "implement `rusm::server::Call<{Req}>` for `{Self}`, or send a request it handles"
+)]
+pub trait Call<Req: Send + 'static>: Server {
+    /// The reply's type: what `call` returns.
+    type Reply: Send + 'static;
+
+    /// Handles one request. `caller` identifies the caller; clone it to reply later
+    /// ([`Reply::Noreply`], then [`Caller::reply`]).
+    fn handle_call(
+        &mut self,
+        req: Req,
+        caller: &Caller<Self::Reply>,
+        ctx: &mut ServerCtx<Self>,
+    ) -> impl Future<Output = Reply<Self::Reply>> + Send;
+}
+
+/// A server that takes requests of type `Msg` without replying (`handle_cast/2`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not handle casts of `{Msg}`",
+    label = "no `Cast<{Msg}>` for this server",
+    note = "implement `rusm::server::Cast<{Msg}>` for `{Self}`, or send a message it handles"
+)]
+pub trait Cast<Msg: Send + 'static>: Server {
+    /// Handles one cast.
+    fn handle_cast(
+        &mut self,
+        msg: Msg,
+        ctx: &mut ServerCtx<Self>,
+    ) -> impl Future<Output = Next> + Send;
+}

@@ -1,0 +1,179 @@
+//! [`ServerRef`]: the typed address of a server — call, cast, send, stop.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::time::Duration;
+
+use crate::call::{within, DEFAULT_CALL_TIMEOUT};
+use crate::error::{CallError, SendError};
+use crate::exit::ExitReason;
+use crate::process::{current_pid, Addr, ProcessHandle};
+use crate::server::envelope::{CallCell, CastBox, Envelope, Kind};
+use crate::server::{Call, Cast, Server};
+
+/// The address of a running server of type `S`: its requests are checked against the
+/// [`Call`] and [`Cast`] impls of `S` at compile time.
+///
+/// Dereferences to its [`ProcessHandle`] (pid, kill, wait, monitorable); cloning is cheap.
+pub struct ServerRef<S: Server> {
+    pub(crate) addr: Addr<Envelope<S>>,
+}
+
+impl<S: Server> Clone for ServerRef<S> {
+    fn clone(&self) -> Self {
+        ServerRef {
+            addr: self.addr.clone(),
+        }
+    }
+}
+
+impl<S: Server> fmt::Debug for ServerRef<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerRef")
+            .field("server", &std::any::type_name::<S>())
+            .field("pid", &self.addr.pid())
+            .finish()
+    }
+}
+
+impl<S: Server> std::ops::Deref for ServerRef<S> {
+    type Target = ProcessHandle;
+    fn deref(&self) -> &ProcessHandle {
+        self.addr.handle()
+    }
+}
+
+/// Stops waiting for a reply when dropped (a timed-out or cancelled call).
+struct Waiting<'a, Req: Send + 'static, R: Send + 'static>(&'a CallCell<Req, R>);
+
+impl<Req: Send + 'static, R: Send + 'static> Drop for Waiting<'_, Req, R> {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+impl<S: Server> ServerRef<S> {
+    /// Sends `req` and waits up to 5 s ([`DEFAULT_CALL_TIMEOUT`]) for its reply
+    /// (`gen_server:call/2`).
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::NoProc`] with the request when the server is not alive;
+    /// [`CallError::Exited`] when it exits before replying (at once, not at the timeout);
+    /// [`CallError::Timeout`]; [`CallError::CallingSelf`] when a server calls itself.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops waiting; the request may still be handled, and its reply is
+    /// then dropped (as a late reply to a timed-out `gen_server:call`).
+    pub async fn call<Req>(&self, req: Req) -> Result<S::Reply, CallError<Req>>
+    where
+        S: Call<Req>,
+        Req: Send + 'static,
+    {
+        self.call_timeout(req, DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// Sends `req` and waits up to `timeout` for its reply (`gen_server:call/3`);
+    /// `Duration::MAX` waits as long as it takes (`infinity`).
+    ///
+    /// The call costs one allocation (the request and its reply slot together) and no timer
+    /// when the reply is there at the first look.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call`](Self::call).
+    pub async fn call_timeout<Req>(
+        &self,
+        req: Req,
+        timeout: Duration,
+    ) -> Result<S::Reply, CallError<Req>>
+    where
+        S: Call<Req>,
+        Req: Send + 'static,
+    {
+        let pid = self.addr.pid();
+        if current_pid() == pid {
+            return Err(CallError::CallingSelf(pid));
+        }
+        let cell = CallCell::<Req, S::Reply>::new(req);
+        if let Err(SendError(env)) = self.addr.send(cell.envelope::<S>()) {
+            let req = env
+                .0
+                .unsent_call::<Req>()
+                .expect("the request was never taken");
+            return Err(CallError::NoProc(pid, req));
+        }
+        let waiting = Waiting(&cell);
+        let reply = within(timeout, poll_fn(|cx| waiting.0.poll_reply(cx))).await;
+        drop(waiting);
+        match reply {
+            Some(Ok(r)) => Ok(r),
+            // Every hold on the call went without a reply: the server is exiting (its reason),
+            // or it dropped the caller and we wait out the timeout, as OTP's caller does.
+            Some(Err(())) => match within(timeout, self.addr.wait()).await {
+                Some(reason) => Err(CallError::Exited(pid, reason)),
+                None => Err(CallError::Timeout),
+            },
+            None => Err(CallError::Timeout),
+        }
+    }
+
+    /// Sends a request without waiting (`gen_server:cast/2`).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the message when the server is not alive. (OTP's cast always
+    /// returns `ok`; the message back is the more useful answer.)
+    pub fn cast<M>(&self, msg: M) -> Result<(), SendError<M>>
+    where
+        S: Cast<M>,
+        M: Send + 'static,
+    {
+        self.addr
+            .send(Envelope(Kind::Cast(Box::new(CastBox(msg)))))
+            .map_err(|SendError(env)| {
+                SendError(env.0.unsent_cast::<M>().expect("the cast was never taken"))
+            })
+    }
+
+    /// Sends a plain message, handled by [`Server::handle_info`] (`Pid ! Msg`).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the message when the server is not alive.
+    pub fn send(&self, info: S::Info) -> Result<(), SendError<S::Info>> {
+        self.addr
+            .send(Envelope(Kind::Info(info)))
+            .map_err(|SendError(env)| match env.0 {
+                Kind::Info(info) => SendError(info),
+                _ => unreachable!("an info envelope comes back as one"),
+            })
+    }
+
+    /// Stops the server with `reason` once it has handled what is queued before this request,
+    /// after [`Server::terminate`] ran, and returns its exit reason (`gen_server:stop/2`). A
+    /// server that is already dead returns the reason it died with.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops waiting; the server still stops.
+    pub async fn stop(&self, reason: ExitReason) -> ExitReason {
+        let _ = self.addr.send(Envelope(Kind::Stop(reason)));
+        self.addr.wait().await
+    }
+
+    /// How many requests and messages wait in the server's mailbox (`message_queue_len`).
+    pub fn message_queue_len(&self) -> usize {
+        self.addr.message_queue_len()
+    }
+
+    /// The server's untyped process handle.
+    pub fn handle(&self) -> &ProcessHandle {
+        self.addr.handle()
+    }
+}
