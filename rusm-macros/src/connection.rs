@@ -57,6 +57,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         errors.at(v.span(), "a connection handler cannot be variadic");
     }
     let mut state_ty: Option<Type> = None;
+    let mut msg_ty: Option<Type> = None;
     let mut types: Vec<&Type> = Vec::new();
     for input in &sig.inputs {
         match input {
@@ -84,8 +85,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             if !last_segment_is(types[0], "Ctx") {
                 errors.spanned(
                     types[0],
-                    "the first parameter is the connection's process context: `ctx: Ctx`",
+                    "the first parameter is the connection's process context: `ctx: Ctx`, \
+                     or `ctx: Ctx<YourMessage>` for a connection that takes messages",
                 );
+            } else {
+                msg_ty = generic_arg(types[0]).cloned();
             }
             if !last_segment_is(types[1], "TcpStream") {
                 errors.spanned(
@@ -144,6 +148,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             },
         ),
     };
+    let message = match &msg_ty {
+        Some(t) => quote!(#t),
+        None => quote!(()),
+    };
     let send_check = quote_spanned! {name.span()=>
         ::core::marker::Send + 'static
     };
@@ -165,9 +173,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         impl ::rusm::__private::Handler for #name {
             type State = #state;
             type Output = #output_ty;
+            type Message = #message;
 
             fn call(
-                ctx: ::rusm::__private::Ctx,
+                ctx: ::rusm::__private::Ctx<Self::Message>,
                 stream: ::rusm::__private::TcpStream,
                 state: ::rusm::__private::Arc<Self::State>,
             ) -> impl ::core::future::Future<Output = Self::Output> + #send_check {
@@ -193,6 +202,18 @@ fn last_segment_is(ty: &Type, name: &str) -> bool {
             p.path.segments.last().is_some_and(|s| s.ident == name)
         }
         _ => false,
+    }
+}
+
+/// `T` of `Ctx<T>`; `None` for a bare `Ctx`.
+fn generic_arg(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let PathArguments::AngleBracketed(a) = &p.path.segments.last()?.arguments else {
+        return None;
+    };
+    match a.args.first()? {
+        GenericArgument::Type(t) if a.args.len() == 1 => Some(t),
+        _ => None,
     }
 }
 

@@ -368,21 +368,22 @@ where
 
 fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
     let pid = cell.pid;
-    let (links, monitors, name) = {
+    let (links, monitors, name, groups) = {
         let mut st = cell.lock();
         st.signals.clear();
         st.pending_exit = None;
-        (
-            st.links.take(),
-            st.monitors
-                .as_mut()
-                .map(|m| std::mem::take(&mut m.by))
-                .unwrap_or_default(),
-            st.name.take(),
-        )
+        let (monitors, groups) = st
+            .monitors
+            .as_mut()
+            .map(|m| (std::mem::take(&mut m.by), std::mem::take(&mut m.groups)))
+            .unwrap_or_default();
+        (st.links.take(), monitors, st.name.take(), groups)
     };
     if let Some(name) = name {
         rt.registry.release(&name, pid);
+    }
+    if !groups.is_empty() {
+        rt.groups.exited(pid, groups);
     }
     rt.remove(pid);
     match &reason {

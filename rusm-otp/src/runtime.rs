@@ -41,6 +41,7 @@ pub(crate) struct Inner {
     spawned: AtomicU64,
     shards: Box<[Mutex<PidMap<Arc<Cell>>>]>,
     pub(crate) registry: Registry,
+    pub(crate) groups: crate::pg::Groups,
     roots: Mutex<Vec<Weak<SupervisorShared>>>,
     owned: Mutex<Option<tokio::runtime::Runtime>>,
     /// Running listeners, in start order; each removes itself when it stops.
@@ -174,6 +175,7 @@ impl Runtime {
                 spawned: AtomicU64::new(0),
                 shards,
                 registry: Registry::default(),
+                groups: Default::default(),
                 roots: Mutex::new(Vec::new()),
                 owned: Mutex::new(None),
                 listeners: Mutex::new(Vec::new()),

@@ -311,6 +311,17 @@ impl ListenerConfig {
         Fut: std::future::Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
+        self.child_spec_of(id, handler)
+    }
+
+    /// [`child_spec`](Self::child_spec) for connection processes with a mailbox of `M`.
+    pub(crate) fn child_spec_of<H, M, Fut>(self, id: impl Into<Arc<str>>, handler: H) -> ChildSpec
+    where
+        M: Send + 'static,
+        H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + Clone + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
         ChildSpec::from_start(id, ChildType::Supervisor, move |s: Starter| {
             let (config, handler) = (self.clone(), handler.clone());
             async move {
@@ -325,14 +336,15 @@ impl ListenerConfig {
 }
 
 /// Binds the socket and starts the listener subtree under `parent` (a root when `None`).
-async fn start_listener<H, Fut>(
+pub(crate) async fn start_listener<H, M, Fut>(
     rt: &Arc<crate::runtime::Inner>,
     parent: Option<Arc<crate::process::cell::Cell>>,
     config: ListenerConfig,
     handler: H,
 ) -> io::Result<(SocketAddr, Listener)>
 where
-    H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+    M: Send + 'static,
+    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future + Send + 'static,
     Fut::Output: IntoExitReason,
 {
@@ -425,13 +437,14 @@ impl Runtime {
 }
 
 /// The listener's supervisor spec: `rest_for_one [connections, acceptors]`.
-fn listener_spec<H, Fut>(
+fn listener_spec<H, M, Fut>(
     control: Arc<Control>,
     config: ListenerConfig,
     handler: H,
 ) -> SupervisorSpec
 where
-    H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+    M: Send + 'static,
+    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future + Send + 'static,
     Fut::Output: IntoExitReason,
 {

@@ -123,9 +123,10 @@ pub mod __private {
 /// What most RUSM programs use: the runtime, processes, supervisors, TCP and tokio's I/O
 /// extension traits.
 pub mod prelude {
+    pub use rusm_otp::server::{Call, Caller, Cast, Init, Next, Reply, Server, ServerCtx};
     pub use rusm_otp::{
         connect, Addr, ChildSpec, Ctx, ExitReason, Handler, ListenerConfig, Msg, Pid,
-        ProcessHandle, Restart, Runtime, Shutdown, Strategy, SupervisorSpec, TcpStream,
+        ProcessHandle, Restart, Runtime, ServerRef, Shutdown, Strategy, SupervisorSpec, TcpStream,
     };
     pub use std::sync::Arc;
     pub use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -7,6 +7,7 @@ struct Banner;
 impl Handler for Banner {
     type State = ();
     type Output = std::io::Result<()>;
+    type Message = ();
     fn call(_ctx: Ctx, mut s: TcpStream, _state: Arc<()>) -> impl Future<Output = Self::Output> + Send + 'static {
         async move { s.write_all(b"banner").await }
     }

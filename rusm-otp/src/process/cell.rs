@@ -157,6 +157,8 @@ pub(crate) struct Monitors {
     pub(crate) of: Vec<MonitorRef>,
     /// Tasks waiting for this process's exit to complete ([`Cell::wait_finished`]).
     pub(crate) exit_waiters: Vec<std::task::Waker>,
+    /// The process groups this process is in, once per join (left at exit).
+    pub(crate) groups: Vec<Arc<str>>,
 }
 
 impl State {

@@ -64,9 +64,10 @@ pub(crate) fn accept_error_class(e: &io::Error) -> AcceptErrorClass {
     }
 }
 
-pub(crate) async fn run<H, Fut>(ctx: Ctx<()>, shared: Arc<Shared<H>>) -> ExitReason
+pub(crate) async fn run<H, M, Fut>(ctx: Ctx<()>, shared: Arc<Shared<H>>) -> ExitReason
 where
-    H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+    M: Send + 'static,
+    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future + Send + 'static,
     Fut::Output: IntoExitReason,
 {
@@ -115,7 +116,7 @@ where
                 let started = conns.start_temporary(
                     Some(peer),
                     Shutdown::Timeout(shared.config.drain_timeout),
-                    move |ctx: Ctx| serve(ctx, stream, &handler, slot),
+                    move |ctx: Ctx<M>| serve(ctx, stream, &handler, slot),
                 );
                 if started.is_none() {
                     // The connections supervisor is gone; the socket and the slot were dropped
@@ -165,14 +166,15 @@ where
 ///
 /// The handler's future is made here, outside any `async` block, and wrapped in [`Served`]:
 /// an `async` wrapper would keep the context and the socket twice in every connection's task.
-fn serve<H, Fut>(
-    ctx: Ctx,
+fn serve<H, M, Fut>(
+    ctx: Ctx<M>,
     stream: tokio::net::TcpStream,
     shared: &Shared<H>,
     slot: Slot,
 ) -> Served<Fut>
 where
-    H: Fn(Ctx, TcpStream) -> Fut + Send + Sync + 'static,
+    M: Send + 'static,
+    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: IntoExitReason,
 {

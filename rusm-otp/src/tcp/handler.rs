@@ -41,6 +41,7 @@ pub struct HandlerOptions {
 /// impl Handler for Hello {
 ///     type State = String;
 ///     type Output = std::io::Result<()>;
+///     type Message = ();
 ///     fn call(
 ///         _ctx: Ctx,
 ///         mut stream: TcpStream,
@@ -63,10 +64,14 @@ pub trait Handler: Send + Sync + 'static {
     type State: Send + Sync + 'static;
     /// What the handler returns; it becomes the connection process's exit reason.
     type Output: IntoExitReason;
+    /// The messages the connection's process takes in its mailbox (`()` for none): other
+    /// processes reach a connection through the [`Addr`](crate::Addr) it hands out
+    /// ([`Ctx::myself`]).
+    type Message: Send + 'static;
 
     /// Serves one connection.
     fn call(
-        ctx: Ctx,
+        ctx: Ctx<Self::Message>,
         stream: TcpStream,
         state: Arc<Self::State>,
     ) -> impl Future<Output = Self::Output> + Send + 'static;
@@ -98,6 +103,7 @@ pub trait Handler: Send + Sync + 'static {
 /// impl Handler for Quiet {
 ///     type State = ();
 ///     type Output = ();
+///     type Message = ();
 ///     fn call(_: Ctx, _: TcpStream, _: Arc<()>) -> impl Future<Output = ()> + Send + 'static {
 ///         async {}
 ///     }
@@ -161,7 +167,7 @@ impl<H: Handler> ListenerBuilder<H> {
         &self.config
     }
 
-    fn parts(self) -> io::Result<(ListenerConfig, impl HandlerFn)> {
+    fn parts(self) -> io::Result<(ListenerConfig, impl HandlerFn<H::Message>)> {
         let state = self.state.or_else(H::default_state).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -171,7 +177,7 @@ impl<H: Handler> ListenerBuilder<H> {
                 ),
             )
         })?;
-        let f = move |ctx: Ctx, stream: TcpStream| H::call(ctx, stream, state.clone());
+        let f = move |ctx: Ctx<H::Message>, stream: TcpStream| H::call(ctx, stream, state.clone());
         Ok((self.config, f))
     }
 
@@ -183,14 +189,14 @@ impl<H: Handler> ListenerBuilder<H> {
     /// was given.
     pub async fn start(self, rt: &Runtime) -> io::Result<(SocketAddr, Listener)> {
         let (config, f) = self.parts()?;
-        rt.listen_with(config, f).await
+        crate::tcp::start_listener(&rt.inner, None, config, f).await
     }
 
     /// The listener as a child spec with id `id` (see [`ListenerConfig::child_spec`]). A
     /// handler that needs state and got none fails to start, saying so.
     pub fn child_spec(self, id: impl Into<Arc<str>>) -> ChildSpec {
         match self.parts() {
-            Ok((config, f)) => config.child_spec(id, f),
+            Ok((config, f)) => config.child_spec_of(id, f),
             Err(e) => {
                 let msg: Arc<str> = e.to_string().into();
                 ChildSpec::from_start(id, ChildType::Supervisor, move |_| {
@@ -203,14 +209,14 @@ impl<H: Handler> ListenerBuilder<H> {
 }
 
 /// The closure a builder hands to the listener.
-trait HandlerFn: Fn(Ctx, TcpStream) -> Self::Fut + Send + Sync + Clone + 'static {
+trait HandlerFn<M>: Fn(Ctx<M>, TcpStream) -> Self::Fut + Send + Sync + Clone + 'static {
     type Fut: Future<Output = Self::Out> + Send + 'static;
     type Out: IntoExitReason;
 }
 
-impl<F, Fut> HandlerFn for F
+impl<F, M, Fut> HandlerFn<M> for F
 where
-    F: Fn(Ctx, TcpStream) -> Fut + Send + Sync + Clone + 'static,
+    F: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: IntoExitReason,
 {
