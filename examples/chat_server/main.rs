@@ -1,0 +1,177 @@
+//! A chat server: rooms are servers under a dynamic supervisor, the nick registry is a
+//! server, and every connection is a process with a mailbox that rooms deliver lines to.
+//!
+//! ```text
+//! cargo run --example chat_server -- [--addr HOST:PORT] [--max-connections N] [--outbox N]
+//!     [--idle-timeout SECS] [--debug-commands]
+//! ```
+//!
+//! Line protocol (UTF-8, `\n` or `\r\n`, at most 4096 bytes a line), client → server:
+//! `NICK <name>`, `JOIN <room>`, `PART <room>`, `MSG <room> <text>`, `WHO <room>`, `QUIT`;
+//! names are `[A-Za-z0-9_-]{1,32}`. Server → client: `OK`, `ERR <reason>`,
+//! `MSG <room> <nick> <text>`, `* <nick> joined <room>`, `* <nick> left <room>`,
+//! `WHO <room> <nick>…`, `BYE`; with `--debug-commands`, `PANIC` and `CRASH <room>` (then
+//! `* <room> closed`).
+//!
+//! The tree (SIGUSR1 prints it):
+//!
+//! ```text
+//! nicks      server, registered "nicks"
+//! rooms      dynamic supervisor → one server per room, registered "room:<name>"
+//! directory  server: opens rooms on first JOIN, waits out a crashed room's restart
+//! listener   → connections (one process each, in process group "connections"), acceptors
+//! ```
+//!
+//! SIGTERM/SIGINT: stop accepting, `BYE` to every connection, exit 0 within 5 s; a second
+//! signal exits at once with status 130.
+
+mod connection;
+mod nicks;
+mod protocol;
+mod room;
+mod rooms;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use rusm::prelude::*;
+use rusm::{DynamicSupervisorSpec, ListenerBuilder};
+
+use connection::{serve, Chat, ConnMsg, CONNECTIONS};
+
+/// How long connections get to finish on SIGTERM.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// RUSM chat server.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7001")]
+    addr: String,
+    /// Connections alive at most; more clients wait in the backlog.
+    #[arg(long, default_value_t = 16_384)]
+    max_connections: usize,
+    /// Undelivered lines a client may have queued before it is disconnected as too slow.
+    #[arg(long, default_value_t = 1024)]
+    outbox: usize,
+    /// Disconnect a client that sends nothing for this many seconds; 0 = never. The default,
+    /// 300 s, frees the descriptors of dead peers whose FIN never came, and is long enough for
+    /// a person reading a room; a client that only listens sends `WHO <room>` now and then.
+    #[arg(long, default_value_t = 300)]
+    idle_timeout: u64,
+    /// Accept `PANIC` and `CRASH <room>`, to watch supervision at work.
+    #[arg(long)]
+    debug_commands: bool,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Prints the tree on another thread: a slow or closed stdout never blocks or kills the
+/// server, and a dump still being written makes the next request skip.
+fn print_tree(rt: &Runtime, busy: &Arc<AtomicBool>) {
+    if busy.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let tree = rt.tree().to_string();
+    let busy = busy.clone();
+    std::thread::spawn(move || {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(tree.as_bytes()).and_then(|()| out.flush());
+        busy.store(false, Ordering::Release);
+    });
+}
+
+#[rusm::main]
+async fn main(rt: Runtime) -> ExitCode {
+    let args = Args::parse();
+    init_tracing();
+    if args.outbox == 0 {
+        eprintln!("chat_server: --outbox must be at least 1");
+        return ExitCode::FAILURE;
+    }
+    // Signal handlers first: `listening on` means ready, signals included.
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
+    ) else {
+        eprintln!("chat_server: cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
+    let started = async {
+        let nicks = rt.start_server_named::<nicks::Nicks>("nicks", ()).await?;
+        let rooms_sup = rt
+            .start_dynamic_supervisor(
+                DynamicSupervisorSpec::new()
+                    .intensity(100, Duration::from_secs(5))
+                    .name("rooms"),
+            )
+            .await?;
+        let rooms = rt
+            .start_server_named::<rooms::Rooms>("directory", (rooms_sup, args.outbox))
+            .await?;
+        let state = Arc::new(Chat {
+            nicks,
+            rooms,
+            debug: args.debug_commands,
+        });
+        let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+        ListenerBuilder::new(serve, rusm::ListenerConfig::new(args.addr.clone()))
+            .configure(|mut c| {
+                c.max_connections = args.max_connections;
+                c.idle_timeout = idle;
+                c.drain_timeout = DRAIN;
+                c
+            })
+            .state(state)
+            .start(&rt)
+            .await
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
+    };
+    let (addr, listener) = match started.await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("chat_server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "listening on {addr}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            tracing::warn!("stdout is closed; serving anyway");
+        }
+    }
+    let busy = Arc::new(AtomicBool::new(false));
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = usr1.recv() => print_tree(&rt, &busy),
+        }
+    }
+    // Stop accepting, say BYE to everyone, and give them the drain timeout to go.
+    listener.suspend();
+    let told = rt.pg().send(CONNECTIONS, ConnMsg::Bye);
+    tracing::info!(connections = told, "shutting down");
+    let drained = listener.drain(DRAIN, |_| {});
+    tokio::select! {
+        _ = drained => ExitCode::SUCCESS,
+        _ = term.recv() => ExitCode::from(130),
+        _ = int.recv() => ExitCode::from(130),
+    }
+}
