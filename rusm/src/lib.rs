@@ -1,5 +1,8 @@
 //! RUSM: Erlang/OTP-grade processes, supervisors and supervised TCP listeners for Rust.
 //!
+//! Start with the guide, `docs/GUIDE.md` in the repository: from a process to a server
+//! ([`server`]) to a supervised application with a listener.
+//!
 //! A connection is just a process: [`Runtime::listen`] accepts sockets under a supervision
 //! tree shaped like ranch's, and gives each one its own process. Processes are isolated
 //! (a panic ends only its process), linked, monitored and supervised with OTP's exact
@@ -108,6 +111,11 @@ pub use rusm_macros::test;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExample;
+
+/// The guide, `docs/GUIDE.md`, whose snippets run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/GUIDE.md")]
+pub struct Guide;
 
 #[doc(hidden)]
 pub mod __private {
