@@ -9,6 +9,11 @@
 //! | [`TokioTarget`] | `target/raw_tokio.rs` | raw tokio: the baseline every scenario compares with |
 //! | [`RusmTarget`] | `target/rusm.rs` | RUSM: a supervised listener, processes and supervisors |
 //!
+//! Some scenarios also measure a second, bare-tokio baseline that is not the same program as
+//! RUSM's but the physical limit of what is measured (`server-call`: tasks sharing an
+//! `Arc<Mutex<HashMap>>`, [`TokioTarget::server_call_shared_map`]); the engine runs it after the
+//! like-for-like one and labels each.
+//!
 //! To add RUSM: make `rusm-bench` depend on `rusm`, uncomment `mod rusm;` below, implement
 //! [`Target`] in `target/rusm.rs`, and return it from [`TargetKind::build`] for
 //! [`TargetKind::Rusm`]. No scenario code changes.
@@ -23,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod countdown;
+mod load;
 mod raw_tokio;
 mod rusm;
 
@@ -141,6 +147,46 @@ pub struct ProcessOutcome {
     pub elapsed: Duration,
 }
 
+/// Bounds and shape of `server-call`: `clients` processes, each with `in_flight` calls to one
+/// server outstanding at a time, `calls` calls per client in all.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerCallRun {
+    /// Client processes.
+    pub clients: u64,
+    /// Calls each client keeps in flight (1: unpipelined, each call waits for the previous).
+    pub in_flight: u64,
+    /// Calls per client.
+    pub calls: u64,
+    /// Keys in the server's map (`0..keys`, each mapped to `2k + 1`); every reply is checked.
+    pub keys: u64,
+    /// Stop starting new calls after this instant.
+    pub deadline: Instant,
+}
+
+/// What `server-call` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CallsOutcome {
+    /// Calls answered with the right value.
+    pub done: u64,
+    /// Calls that failed (timeout, dead server) or got a wrong reply.
+    pub failed: u64,
+    /// From the first call sent to the last client finished.
+    pub elapsed: Duration,
+}
+
+/// Bounds and shape of `broadcast`: one message at a time to a group of `members` processes.
+#[derive(Debug, Clone, Copy)]
+pub struct BroadcastRun {
+    /// Processes in the group.
+    pub members: u64,
+    /// Broadcasts; each is sent to every member and received by all before the next.
+    pub broadcasts: u64,
+    /// Bytes per message (an `Arc<[u8]>` frame, shared by all members).
+    pub size: usize,
+    /// Stop starting new broadcasts after this instant.
+    pub deadline: Instant,
+}
+
 /// Idle processes kept alive for a memory measurement; see [`Target::idle_processes`].
 pub trait IdleSet: Send + fmt::Debug {
     /// How many processes are alive and blocked on receive.
@@ -192,6 +238,19 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// deadline or `run.count` restarts; `done` counts restarts. The engine silences the panic
     /// hook meanwhile.
     fn restart_storm(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome>;
+
+    /// `server-call`: `run.clients` processes each keep `run.in_flight` calls in flight to one
+    /// server that holds a map of `run.keys` keys, `run.calls` calls per client; for RUSM a
+    /// gen_server called with `ServerRef::call` (5 s timeout), for tokio the hand-written actor
+    /// (a task, an unbounded mpsc, a oneshot per call, `tokio::time::timeout` of 5 s).
+    fn server_call(&self, run: ServerCallRun) -> BoxFuture<'_, CallsOutcome>;
+
+    /// `broadcast`: spawns `run.members` connection-shaped processes (a mailbox of `Arc<[u8]>`
+    /// frames, each copied into the connection's own output buffer), then sends
+    /// `run.broadcasts` frames to all of them, one at a time, each received by every member
+    /// before the next; `done` counts deliveries, `elapsed` the broadcasts alone (not the
+    /// spawning). RUSM sends to a `pg` group; tokio loops over the unbounded senders.
+    fn broadcast(&self, run: BroadcastRun) -> BoxFuture<'_, ProcessOutcome>;
 
     /// Processes alive now, for the dashboard; `None` lets the engine use tokio's own count
     /// of alive tasks.

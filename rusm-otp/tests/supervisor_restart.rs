@@ -491,7 +491,11 @@ async fn restart_waits_for_the_old_incarnation_and_reuses_its_name() {
         let c = rx.started("named").await;
         // Whoever looks the name up finds the current incarnation.
         assert_eq!(rt.whereis("registry-svc").unwrap().pid(), c.pid());
-        let by_name: rusm_otp::Addr<Cmd> = rt.whereis_addr("registry-svc").unwrap_or(c.clone());
+        // The typed lookup finds it too: a name given at spawn carries the mailbox.
+        let by_name: rusm_otp::Addr<Cmd> = rt
+            .whereis_addr("registry-svc")
+            .expect("a supervised child named at spawn is found by its message type");
+        assert_eq!(by_name.pid(), c.pid());
         by_name.send(Cmd::Panic).unwrap();
     }
     rx.started("named").await;

@@ -5,25 +5,31 @@
 //! task for a process and `tokio::sync::mpsc::unbounded_channel` for a mailbox. Nothing here
 //! counts or instruments: the engine measures from outside.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::load::{self, Deliveries, OutBuf, Tally, Totals, CALL_TIMEOUT};
 use super::{
-    countdown::Countdown, BoxFuture, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun,
-    ServerGuard, Target,
+    countdown::Countdown, BoxFuture, BroadcastRun, CallsOutcome, EchoServerOpts, IdleSet,
+    ProcessOutcome, ProcessRun, ServerCallRun, ServerGuard, Target,
 };
 use crate::net;
 
 /// How often the load loops look at the clock: often enough to stop within milliseconds of the
 /// deadline, rarely enough that `Instant::now` costs nothing.
 const CLOCK_EVERY: u64 = 1024;
+
+/// How long past the deadline a broadcast round may take to be received before the
+/// broadcaster gives up on it.
+pub(crate) const ROUND_GRACE: Duration = Duration::from_secs(10);
 
 /// The raw tokio target.
 #[derive(Debug, Default, Clone, Copy)]
@@ -92,6 +98,68 @@ impl IdleSet for IdleTasks {
         // Dropping the senders closes every mailbox: each task's `recv` returns `None`.
         drop(senders);
         Box::pin(async move { exited.wait().await })
+    }
+}
+
+/// A request to the hand-written actor: the key and where to send the reply.
+struct Get(u64, oneshot::Sender<Option<u64>>);
+
+/// The hand-written actor: a task that owns the map and answers each request on its oneshot.
+async fn actor(mut rx: mpsc::UnboundedReceiver<Get>, map: HashMap<u64, u64>) {
+    while let Some(Get(key, reply)) = rx.recv().await {
+        let _ = reply.send(map.get(&key).copied());
+    }
+}
+
+/// A call to the actor, as a tokio user writes one: send, then wait on the oneshot under
+/// `tokio::time::timeout`.
+async fn call(to: &mpsc::UnboundedSender<Get>, key: u64) -> Option<Option<u64>> {
+    let (tx, rx) = oneshot::channel();
+    to.send(Get(key, tx)).ok()?;
+    tokio::time::timeout(CALL_TIMEOUT, rx).await.ok()?.ok()
+}
+
+impl TokioTarget {
+    /// `server-call`'s bare-tokio baseline, the physical limit: the clients and lanes of
+    /// [`Target::server_call`], but each "call" locks an `Arc<Mutex<HashMap>>` and reads it —
+    /// no messages, no server process. A lane yields every [`load::CHECK_EVERY`] reads, since
+    /// nothing else would make it give the worker up.
+    pub fn server_call_shared_map(&self, run: ServerCallRun) -> BoxFuture<'_, CallsOutcome> {
+        Box::pin(async move {
+            let map = Arc::new(Mutex::new(load::new_map(run.keys)));
+            let totals = Totals::new(run.clients);
+            let start = Instant::now();
+            for c in 0..run.clients {
+                let (map, totals) = (map.clone(), totals.clone());
+                drop(tokio::spawn(async move {
+                    let t = load::client(run, c, |mut keys, n| {
+                        let map = map.clone();
+                        async move {
+                            let mut t = Tally::default();
+                            for i in 0..n {
+                                if i % load::CHECK_EVERY == 0 {
+                                    if Instant::now() >= run.deadline {
+                                        break;
+                                    }
+                                    tokio::task::yield_now().await;
+                                }
+                                let key = keys.next_key();
+                                let v = map
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .get(&key)
+                                    .copied();
+                                t.reply(key, Some(v));
+                            }
+                            t
+                        }
+                    })
+                    .await;
+                    totals.add(t);
+                }));
+            }
+            totals.wait(start).await
+        })
     }
 }
 
@@ -266,6 +334,96 @@ impl Target for TokioTarget {
                 done,
                 elapsed: start.elapsed(),
             }
+        })
+    }
+
+    fn server_call(&self, run: ServerCallRun) -> BoxFuture<'_, CallsOutcome> {
+        Box::pin(async move {
+            let (to_actor, rx) = mpsc::unbounded_channel::<Get>();
+            let server = tokio::spawn(actor(rx, load::new_map(run.keys)));
+            let totals = Totals::new(run.clients);
+            let start = Instant::now();
+            for c in 0..run.clients {
+                let (to_actor, totals) = (to_actor.clone(), totals.clone());
+                drop(tokio::spawn(async move {
+                    let t = load::client(run, c, |mut keys, n| {
+                        let to_actor = to_actor.clone();
+                        async move {
+                            let mut t = Tally::default();
+                            for i in 0..n {
+                                if load::past(run.deadline, i) {
+                                    break;
+                                }
+                                let key = keys.next_key();
+                                t.reply(key, call(&to_actor, key).await);
+                            }
+                            t
+                        }
+                    })
+                    .await;
+                    totals.add(t);
+                }));
+            }
+            let out = totals.wait(start).await;
+            // Every sender is gone with its client: the actor's loop ends.
+            drop(to_actor);
+            let _ = server.await;
+            out
+        })
+    }
+
+    fn broadcast(&self, run: BroadcastRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let deliveries = Deliveries::new();
+            let ready = Countdown::new(run.members);
+            let exited = Countdown::new(run.members);
+            let mut senders = Vec::with_capacity(run.members as usize);
+            for _ in 0..run.members {
+                let (tx, mut rx) = mpsc::unbounded_channel::<Arc<[u8]>>();
+                let (deliveries, ready, exited) =
+                    (deliveries.clone(), ready.clone(), exited.clone());
+                drop(tokio::spawn(async move {
+                    let mut out = OutBuf::new(run.size);
+                    ready.count_down();
+                    while let Some(frame) = rx.recv().await {
+                        out.write(&frame);
+                        deliveries.delivered();
+                    }
+                    exited.count_down();
+                }));
+                senders.push(tx);
+            }
+            ready.wait().await;
+            // The broadcaster is a task too, on a worker as the members are.
+            let broadcaster = tokio::spawn(async move {
+                let frame: Arc<[u8]> = vec![7u8; run.size].into();
+                let grace = tokio::time::Instant::from_std(run.deadline) + ROUND_GRACE;
+                let start = Instant::now();
+                let mut rounds = 0;
+                while rounds < run.broadcasts && Instant::now() < run.deadline {
+                    let goal = deliveries.expect(senders.len() as u64);
+                    for tx in &senders {
+                        let _ = tx.send(frame.clone());
+                    }
+                    if !deliveries.reach(goal, grace).await {
+                        break;
+                    }
+                    rounds += 1;
+                }
+                let elapsed = start.elapsed();
+                // Closing every mailbox ends the members.
+                drop(senders);
+                ProcessOutcome {
+                    done: deliveries.received(),
+                    elapsed,
+                }
+            });
+            let out = broadcaster.await.unwrap_or(ProcessOutcome {
+                done: 0,
+                elapsed: Duration::ZERO,
+            });
+            let _ = tokio::time::timeout(ROUND_GRACE, exited.wait()).await;
+            out
         })
     }
 }

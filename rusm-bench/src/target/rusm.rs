@@ -2,6 +2,7 @@
 //! a supervised listener with one process per connection, processes and mailboxes in place
 //! of tasks and channels, a one_for_one supervisor for the restart storm.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,9 +11,11 @@ use std::time::{Duration, Instant};
 use ::rusm::prelude::*;
 use ::rusm::{ChildSpec, SupervisorSpec};
 
+use super::load::{self, Deliveries, OutBuf, Tally, Totals};
+use super::raw_tokio::ROUND_GRACE;
 use super::{
-    countdown::Countdown, BoxFuture, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun,
-    ServerGuard, Target,
+    countdown::Countdown, BoxFuture, BroadcastRun, CallsOutcome, EchoServerOpts, IdleSet,
+    ProcessOutcome, ProcessRun, ServerCallRun, ServerGuard, Target,
 };
 
 /// Check the clock once per this many units of work.
@@ -76,6 +79,35 @@ enum FanIn {
     N(#[allow(dead_code)] u64),
     Done,
 }
+
+/// `server-call`'s server: a gen_server holding the map.
+struct Store(HashMap<u64, u64>);
+
+impl Server for Store {
+    type Args = u64;
+    type Info = ();
+    async fn init(keys: u64, _ctx: &mut ServerCtx<Self>) -> Init<Self> {
+        Init::Ok(Store(load::new_map(keys)))
+    }
+}
+
+/// Looks a key up.
+struct Get(u64);
+
+impl Call<Get> for Store {
+    type Reply = Option<u64>;
+    async fn handle_call(
+        &mut self,
+        Get(key): Get,
+        _caller: &Caller<Self::Reply>,
+        _ctx: &mut ServerCtx<Self>,
+    ) -> Reply<Self::Reply> {
+        Reply::Reply(self.0.get(&key).copied())
+    }
+}
+
+/// `broadcast`'s process group.
+const GROUP: &str = "broadcast";
 
 impl Target for RusmTarget {
     fn name(&self) -> &'static str {
@@ -269,6 +301,106 @@ impl Target for RusmTarget {
             let elapsed = start.elapsed();
             sup.stop().await;
             ProcessOutcome { done, elapsed }
+        })
+    }
+
+    fn server_call(&self, run: ServerCallRun) -> BoxFuture<'_, CallsOutcome> {
+        Box::pin(async move {
+            let rt = self.runtime();
+            let Ok(store) = rt.start_server::<Store>(run.keys).await else {
+                return CallsOutcome {
+                    failed: run.clients * run.calls,
+                    ..CallsOutcome::default()
+                };
+            };
+            let totals = Totals::new(run.clients);
+            let start = Instant::now();
+            for c in 0..run.clients {
+                let (store, totals) = (store.clone(), totals.clone());
+                rt.spawn(move |_ctx: Ctx| async move {
+                    let t = load::client(run, c, |mut keys, n| {
+                        let store = store.clone();
+                        async move {
+                            let mut t = Tally::default();
+                            for i in 0..n {
+                                if load::past(run.deadline, i) {
+                                    break;
+                                }
+                                let key = keys.next_key();
+                                t.reply(key, store.call(Get(key)).await.ok());
+                            }
+                            t
+                        }
+                    })
+                    .await;
+                    totals.add(t);
+                });
+            }
+            let out = totals.wait(start).await;
+            store.stop(ExitReason::Normal).await;
+            out
+        })
+    }
+
+    fn broadcast(&self, run: BroadcastRun) -> BoxFuture<'_, ProcessOutcome> {
+        Box::pin(async move {
+            let rt = self.runtime();
+            let deliveries = Deliveries::new();
+            let ready = Countdown::new(run.members);
+            let mut members = Vec::with_capacity(run.members as usize);
+            for _ in 0..run.members {
+                let (deliveries, ready) = (deliveries.clone(), ready.clone());
+                let addr = rt.spawn(move |mut ctx: Ctx<Arc<[u8]>>| async move {
+                    let mut out = OutBuf::new(run.size);
+                    ready.count_down();
+                    loop {
+                        let frame = ctx.recv_user().await;
+                        out.write(&frame);
+                        deliveries.delivered();
+                    }
+                });
+                if rt.pg().join(GROUP, &addr).is_err() {
+                    ready.forget(1);
+                }
+                members.push(addr);
+            }
+            ready.wait().await;
+            // The broadcaster is a process too, on a worker as the members are.
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let group = rt.clone();
+            rt.spawn(move |_ctx: Ctx| async move {
+                let frame: Arc<[u8]> = vec![7u8; run.size].into();
+                let grace = tokio::time::Instant::from_std(run.deadline) + ROUND_GRACE;
+                let start = Instant::now();
+                let mut rounds = 0;
+                while rounds < run.broadcasts && Instant::now() < run.deadline {
+                    let goal = deliveries.expect(run.members);
+                    group.pg().send(GROUP, frame.clone());
+                    if !deliveries.reach(goal, grace).await {
+                        break;
+                    }
+                    rounds += 1;
+                }
+                let _ = done_tx.send(ProcessOutcome {
+                    done: deliveries.received(),
+                    elapsed: start.elapsed(),
+                });
+            });
+            let out = done_rx.await.unwrap_or(ProcessOutcome {
+                done: 0,
+                elapsed: Duration::ZERO,
+            });
+            // The connections close: each member leaves the group as it exits.
+            for m in &members {
+                m.kill();
+            }
+            let _ = tokio::time::timeout(ROUND_GRACE, async {
+                for m in &members {
+                    m.wait().await;
+                }
+            })
+            .await;
+            out
         })
     }
 

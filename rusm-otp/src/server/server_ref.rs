@@ -109,16 +109,22 @@ impl<S: Server> ServerRef<S> {
             return Err(CallError::NoProc(pid, req));
         }
         let waiting = Waiting(&cell);
-        let reply = within(timeout, poll_fn(|cx| waiting.0.poll_reply(cx))).await;
+        // One deadline for both waits: a server that lets go of the caller late must not
+        // extend the call past `timeout`.
+        let reply = within(timeout, async {
+            match poll_fn(|cx| waiting.0.poll_reply(cx)).await {
+                Ok(r) => Ok(r),
+                // Every hold on the call went without a reply: the server is exiting (its
+                // reason), or it dropped the caller and we wait out the timeout, as OTP's
+                // caller does.
+                Err(()) => Err(self.addr.wait().await),
+            }
+        })
+        .await;
         drop(waiting);
         match reply {
             Some(Ok(r)) => Ok(r),
-            // Every hold on the call went without a reply: the server is exiting (its reason),
-            // or it dropped the caller and we wait out the timeout, as OTP's caller does.
-            Some(Err(())) => match within(timeout, self.addr.wait()).await {
-                Some(reason) => Err(CallError::Exited(pid, reason)),
-                None => Err(CallError::Timeout),
-            },
+            Some(Err(reason)) => Err(CallError::Exited(pid, reason)),
             None => Err(CallError::Timeout),
         }
     }
