@@ -4,8 +4,13 @@
 //! cargo run --example echo_server -- --addr 127.0.0.1:7000 --max-connections 10000 --acceptors 2
 //! ```
 //!
-//! Prints `listening on HOST:PORT` once bound. SIGINT/SIGTERM: stop accepting at once, give
-//! open connections a few seconds, exit 0. SIGUSR1: print the supervision tree.
+//! Prints `listening on HOST:PORT` once bound and its signal handlers are installed.
+//! SIGINT/SIGTERM: stop accepting at once, give open connections 5 s, exit 0; a second signal
+//! exits at once with status 130. SIGUSR1: print the supervision tree. Warnings and crash
+//! reports go to stderr (`RUST_LOG`, default `info`).
+
+#[path = "../common/daemon.rs"]
+mod daemon;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,6 +31,12 @@ struct Args {
     /// Acceptor processes (default: the listener's, 2).
     #[arg(long)]
     acceptors: Option<usize>,
+    /// Disconnect a peer that sends nothing for this many seconds; 0 = never. The default,
+    /// 60 s, is Thousand Island's read timeout: long enough for any interactive client, short
+    /// enough that silent peers (dead, or trickling to hold a slot) give their descriptor and
+    /// their place under --max-connections back within a minute.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
 }
 
 /// Echoes every byte; on half-close, echoes what came, then closes.
@@ -54,11 +65,21 @@ struct EchoListener;
 #[rusm::main]
 async fn main(rt: Runtime) -> ExitCode {
     let args = Args::parse();
+    daemon::init_tracing();
+    let mut signals = match daemon::Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("echo_server: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
     let listener = EchoListener::builder()
         .addr(args.addr)
         .configure(|mut c| {
             c.max_connections = args.max_connections.unwrap_or(c.max_connections);
             c.acceptors = args.acceptors.unwrap_or(c.acceptors);
+            c.idle_timeout = idle;
             c
         })
         .start(&rt)
@@ -70,30 +91,18 @@ async fn main(rt: Runtime) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("listening on {addr}");
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined1()),
-    ) else {
-        eprintln!("echo_server: cannot install signal handlers");
-        return ExitCode::FAILURE;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = usr1.recv() => print!("{}", rt.tree()),
+    daemon::say(&format!("listening on {addr}"));
+    signals.until_stop(&rt).await;
+    // Refuse new connections at once; open ones get a few seconds to finish. A second signal
+    // does not wait for them.
+    let progress = daemon::every_second(|left| {
+        tracing::info!(connections = left, "draining");
+    });
+    tokio::select! {
+        _ = listener.drain(Duration::from_secs(5), progress) => ExitCode::SUCCESS,
+        _ = signals.next_stop() => {
+            eprintln!("echo_server: second signal: exiting without waiting for connections");
+            ExitCode::from(daemon::FORCED_EXIT)
         }
     }
-    // Refuse new connections at once; open ones get a few seconds to finish.
-    listener
-        .drain(Duration::from_secs(5), |left| {
-            if left > 0 {
-                eprintln!("echo_server: draining, {left} connections left");
-            }
-        })
-        .await;
-    ExitCode::SUCCESS
 }
