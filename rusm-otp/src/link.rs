@@ -10,7 +10,7 @@
 
 use crate::error::LinkError;
 use crate::exit::ExitReason;
-use crate::process::cell::lock_pair;
+use crate::process::cell::{lock_pair, Signal};
 use crate::process::{Ctx, Pid};
 
 /// An exit signal received as a message by a process that traps exits (`{'EXIT', From, Reason}`).
@@ -25,24 +25,37 @@ pub struct ExitSignal {
 impl<M> Ctx<M> {
     /// Links this process with `pid`. Linking twice is the same as once.
     ///
+    /// Linking to a process that is not alive is OTP's `link/1` to a dead pid: a process that
+    /// traps exits gets `{'EXIT', Pid, noproc}` — an [`ExitSignal`] with
+    /// [`ExitReason::NoProc`] — and `Ok`; one that does not gets the error (where Erlang
+    /// raises `noproc` in the caller).
+    ///
     /// # Errors
     ///
-    /// [`LinkError::NoProc`] when `pid` is not alive. (Erlang sends the caller a `noproc` exit
-    /// signal instead; a return value says the same without killing the caller.)
+    /// [`LinkError::NoProc`] when `pid` is not alive and this process does not trap exits.
     pub fn link(&self, pid: Pid) -> Result<(), LinkError> {
         let me = &self.addr.handle.cell;
         if pid == me.pid {
             return Ok(());
         }
-        let other = self
-            .addr
-            .handle
-            .rt
-            .lookup(pid)
-            .ok_or(LinkError::NoProc(pid))?;
+        let noproc = || {
+            if me.lock().trap_exit {
+                me.push_signal(Signal::Exit(ExitSignal {
+                    from: pid,
+                    reason: ExitReason::NoProc,
+                }));
+                Ok(())
+            } else {
+                Err(LinkError::NoProc(pid))
+            }
+        };
+        let Some(other) = self.addr.handle.rt.lookup(pid) else {
+            return noproc();
+        };
         let (mut a, mut b) = lock_pair(me, &other);
         if b.exit.is_some() {
-            return Err(LinkError::NoProc(pid));
+            drop((a, b));
+            return noproc();
         }
         if a.links.insert(other.clone()) {
             b.links.insert(me.clone());

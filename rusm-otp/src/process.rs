@@ -300,9 +300,11 @@ where
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
     let task_rt = rt.clone();
+    let tx = addr.tx.clone();
     rt.handle.spawn(Task {
         rt: task_rt,
         cell,
+        tx,
         body: Some(f(ctx)),
     });
     Ok((addr, mref))
@@ -314,15 +316,18 @@ pin_project_lite::pin_project! {
     ///
     /// A hand-written future rather than an `async fn`: an `async fn` keeps its arguments
     /// apart from its locals, which would hold the body twice in every process's task.
-    struct Task<Fut> {
+    struct Task<Fut, M> {
         rt: Arc<Inner>,
         cell: Arc<Cell>,
+        // The mailbox lives as long as the process, not as its `Ctx`: a body that drops its
+        // context early still has a mailbox while it runs, as every live Erlang process has.
+        tx: Arc<mailbox::Mailbox<M>>,
         #[pin]
         body: Option<Fut>,
     }
 }
 
-impl<Fut> Future for Task<Fut>
+impl<Fut, M> Future for Task<Fut, M>
 where
     Fut: Future,
     Fut::Output: IntoExitReason,
@@ -358,6 +363,9 @@ where
         let prev = CURRENT.with(|c| c.replace(pid));
         let dropped = catch_unwind(AssertUnwindSafe(|| this.body.set(None)));
         CURRENT.with(|c| c.set(prev));
+        // Refuse sends from now on and drop what is queued (reply handles included, which
+        // ends the calls waiting on them).
+        this.tx.close();
         if let Err(payload) = dropped {
             tracing::error!(pid = %pid, reason = %ExitReason::from_panic(payload), "panic while dropping process state");
         }

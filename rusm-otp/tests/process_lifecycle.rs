@@ -196,3 +196,45 @@ async fn panic_while_dropping_process_state_does_not_escape() {
     assert_eq!(within("killed", p.wait()).await, ExitReason::Killed);
     assert_eq!(rt.alive_processes(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_process_has_a_mailbox_even_if_its_body_dropped_its_ctx() {
+    let rt = Runtime::current();
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    // The body does not move its context into its future: the context is dropped at once.
+    let p = rt.spawn(move |_ctx: rusm_otp::Ctx<u32>| async move {
+        let _ = gate.await;
+    });
+    assert!(p.is_alive());
+    assert!(p.send(1).is_ok(), "a live process accepts messages");
+    assert_eq!(p.message_queue_len(), 1);
+    go.send(()).unwrap();
+    assert_eq!(within("exit", p.wait()).await, ExitReason::Normal);
+    assert_eq!(p.send(2).map_err(|e| e.0), Err(2), "a dead one does not");
+    assert_eq!(p.message_queue_len(), 0, "what was queued went with it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_to_a_dead_process_while_trapping_exits_delivers_noproc() {
+    let rt = Runtime::current();
+    let dead = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
+    within("exit", dead.wait()).await;
+    let dead_pid = dead.pid();
+    let p = rt.spawn(move |mut ctx: rusm_otp::Ctx| async move {
+        // Not trapping: the error, as Erlang's `noproc` exception.
+        assert_eq!(
+            ctx.link(dead_pid),
+            Err(rusm_otp::LinkError::NoProc(dead_pid))
+        );
+        ctx.trap_exit(true);
+        assert_eq!(ctx.link(dead_pid), Ok(()));
+        match ctx.recv().await {
+            Msg::Exit(e) => {
+                assert_eq!(e.from, dead_pid);
+                assert_eq!(e.reason, ExitReason::NoProc);
+            }
+            other => panic!("expected {{'EXIT', Pid, noproc}}, got {other:?}"),
+        }
+    });
+    assert_eq!(within("exit", p.wait()).await, ExitReason::Normal);
+}

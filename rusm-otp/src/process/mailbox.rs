@@ -57,7 +57,7 @@ pub(crate) struct Mailbox<M> {
 
 struct Queue<M> {
     items: VecDeque<M>,
-    /// Set when the process's context is dropped: sends fail from then on.
+    /// Set when the process exits: sends fail from then on.
     closed: bool,
 }
 
@@ -108,20 +108,14 @@ impl<M> Mailbox<M> {
         Poll::Ready(m)
     }
 
-    /// Refuses further sends and drops what is queued.
-    fn close(&self) {
+    /// Refuses further sends and drops what is queued: the process has exited.
+    pub(crate) fn close(&self) {
         let dropped = {
             let mut q = self.lock();
             q.closed = true;
             std::mem::take(&mut q.items)
         };
         drop(dropped);
-    }
-}
-
-impl<M> Drop for Ctx<M> {
-    fn drop(&mut self) {
-        self.addr.tx.close();
     }
 }
 
