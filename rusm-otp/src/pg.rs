@@ -18,8 +18,8 @@
 //!
 //! let rt = Runtime::new().unwrap();
 //! rt.block_on(async {
-//!     let a = rt.spawn(|mut ctx: Ctx<String>| async move { ctx.recv_user().await });
-//!     let b = rt.spawn(|mut ctx: Ctx<String>| async move { ctx.recv_user().await });
+//!     let a = rt.spawn(|mut ctx: Ctx<String>| async move { ctx.recv_user().await; });
+//!     let b = rt.spawn(|mut ctx: Ctx<String>| async move { ctx.recv_user().await; });
 //!     rt.pg().join("lobby", &a).unwrap();
 //!     rt.pg().join("lobby", &b).unwrap();
 //!     assert_eq!(rt.pg().send("lobby", "hi".to_string()), 2);

@@ -213,7 +213,7 @@ impl<M> Addr<M> {
     /// # use rusm_otp::{Runtime, Ctx};
     /// # let rt = Runtime::new().unwrap();
     /// # rt.block_on(async {
-    /// let p = rt.spawn(|mut ctx: Ctx<u8>| async move { ctx.recv_user().await });
+    /// let p = rt.spawn(|mut ctx: Ctx<u8>| async move { ctx.recv_user().await; });
     /// // Nothing reads until the process is scheduled: both may still be queued.
     /// p.send(1).unwrap();
     /// assert!(p.message_queue_len() <= 1);
@@ -302,7 +302,7 @@ where
     let task_rt = rt.clone();
     let tx = addr.tx.clone();
     rt.handle.spawn(Task {
-        rt: task_rt,
+        rt: Some(task_rt),
         cell,
         tx,
         body: Some(f(ctx)),
@@ -317,7 +317,8 @@ pin_project_lite::pin_project! {
     /// A hand-written future rather than an `async fn`: an `async fn` keeps its arguments
     /// apart from its locals, which would hold the body twice in every process's task.
     struct Task<Fut, M> {
-        rt: Arc<Inner>,
+        // `None` only while the body is polled: lent to `Runtime::current` meanwhile.
+        rt: Option<Arc<Inner>>,
         cell: Arc<Cell>,
         // The mailbox lives as long as the process, not as its `Ctx`: a body that drops its
         // context early still has a mailbox while it runs, as every live Erlang process has.
@@ -346,10 +347,12 @@ where
                 }
             }
             let prev = CURRENT.with(|c| c.replace(pid));
+            let prev_rt = crate::runtime::lend(this.rt.take());
             let polled = catch_unwind(AssertUnwindSafe(|| match this.body.as_mut().as_pin_mut() {
                 Some(fut) => fut.poll(cx),
                 None => Poll::Pending,
             }));
+            *this.rt = crate::runtime::lend(prev_rt);
             CURRENT.with(|c| c.set(prev));
             match polled {
                 Ok(Poll::Ready(out)) => out.into_exit_reason(),
@@ -369,7 +372,11 @@ where
         if let Err(payload) = dropped {
             tracing::error!(pid = %pid, reason = %ExitReason::from_panic(payload), "panic while dropping process state");
         }
-        finish(this.rt, this.cell, reason);
+        let rt = this
+            .rt
+            .as_ref()
+            .expect("the runtime is back after the poll");
+        finish(rt, this.cell, reason);
         Poll::Ready(())
     }
 }

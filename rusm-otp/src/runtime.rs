@@ -96,6 +96,17 @@ impl Inner {
     }
 }
 
+thread_local! {
+    /// The runtime of the process being polled on this thread (or of `block_on`'s future).
+    static CURRENT_RT: std::cell::Cell<Option<Arc<Inner>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Puts `rt` in the thread's current-runtime slot and returns what was there: moved, not
+/// cloned, so a process's poll pays no reference count for it.
+pub(crate) fn lend(rt: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
+    CURRENT_RT.with(|c| c.replace(rt))
+}
+
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, so a server can hold as many
 /// connections as the OS allows; returns the new soft limit.
 ///
@@ -183,27 +194,77 @@ impl Runtime {
         }
     }
 
-    /// Attaches a new RUSM runtime to the tokio runtime this is called from.
+    /// Attaches a new RUSM runtime to the tokio runtime this is called from (e.g. in a
+    /// `#[tokio::main]` or `#[tokio::test]`).
     ///
     /// Each call makes a new RUSM runtime, with its own processes, names and tree: call it
-    /// once and clone the result. Inside a process, [`Ctx::runtime`](crate::Ctx::runtime)
-    /// gives the runtime the process runs on; `#[rusm::main] async fn main(rt: Runtime)` hands
-    /// one to `main`.
+    /// once and clone the result. To get the runtime a process runs on, use
+    /// [`current`](Self::current).
     ///
     /// # Panics
     ///
     /// When called outside a tokio runtime, as `tokio::runtime::Handle::current` does.
-    pub fn current() -> Runtime {
+    pub fn attach() -> Runtime {
         Runtime::with_handle(tokio::runtime::Handle::current())
     }
 
-    /// Runs a future to completion on this runtime's tokio runtime, blocking the thread.
+    /// The runtime of the calling process, as tokio's `Handle::current`: from a process's
+    /// code, or from a future run by [`block_on`](Self::block_on) (`#[rusm::main]`).
+    ///
+    /// # Panics
+    ///
+    /// Outside a RUSM process or `block_on` — in a task spawned with `tokio::spawn`, a plain
+    /// thread — saying so; [`try_current`](Self::try_current) returns `None` there instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::Runtime;
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// assert!(Runtime::try_current().is_none());
+    /// rt.block_on(async {
+    ///     let p = rt.spawn(|_ctx: rusm_otp::Ctx| async {
+    ///         // The process's own runtime, not a new one.
+    ///         assert!(Runtime::current().process(rusm_otp::current_pid()).is_some());
+    ///     });
+    ///     assert!(p.wait().await.is_normal());
+    /// });
+    /// ```
+    pub fn current() -> Runtime {
+        Runtime::try_current().expect(
+            "Runtime::current() called outside a RUSM process: call it from a process's code \
+             or inside Runtime::block_on / #[rusm::main], or pass the Runtime along \
+             (Runtime::attach() makes a new one on the current tokio runtime)",
+        )
+    }
+
+    /// The runtime of the calling process, or `None` outside a RUSM process or
+    /// [`block_on`](Self::block_on).
+    pub fn try_current() -> Option<Runtime> {
+        CURRENT_RT.with(|c| {
+            let rt = c.take();
+            let out = rt.clone();
+            c.set(rt);
+            out.map(|inner| Runtime { inner })
+        })
+    }
+
+    /// Runs a future to completion on this runtime's tokio runtime, blocking the thread;
+    /// inside it, [`Runtime::current`] is this runtime.
     ///
     /// # Panics
     ///
     /// When called from inside an async context, as tokio's `block_on` does.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.inner.handle.block_on(future)
+        let mut future = std::pin::pin!(future);
+        let mut mine = Some(self.inner.clone());
+        self.inner.handle.block_on(std::future::poll_fn(|cx| {
+            let prev = lend(mine.take());
+            let out = future.as_mut().poll(cx);
+            mine = lend(prev);
+            out
+        }))
     }
 
     /// The tokio handle processes are spawned on.

@@ -40,7 +40,7 @@ async fn nothing_left(rt: &Runtime, addr: Option<std::net::SocketAddr>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_unresolvable_addresses_are_errors_naming_the_address() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     for addr in [
         "not an address",
         "127.0.0.1",
@@ -65,7 +65,7 @@ async fn malformed_and_unresolvable_addresses_are_errors_naming_the_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_port_in_use_is_addr_in_use_and_leaves_nothing_running() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap();
     for _ in 0..5 {
@@ -99,7 +99,7 @@ async fn a_privileged_port_as_non_root_is_permission_denied() {
         );
         return;
     }
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let e = rt.listen("127.0.0.1:1", echo).await.unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
     assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
@@ -108,7 +108,7 @@ async fn a_privileged_port_as_non_root_is_permission_denied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_and_out_of_range_listener_options_are_invalid_input() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let addr = free_addr();
     let base = ListenerConfig::new(addr.to_string());
     for config in [
@@ -127,7 +127,7 @@ async fn zero_and_out_of_range_listener_options_are_invalid_input() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unbounded_backlog_and_drain_timeout_are_accepted_without_overflow() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0")
         .backlog(u32::MAX)
         .drain_timeout(Duration::MAX);
@@ -146,7 +146,7 @@ async fn an_unbounded_backlog_and_drain_timeout_are_accepted_without_overflow() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unbounded_idle_timeout_never_ends_a_connection() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0").idle_timeout(Some(Duration::MAX));
     let (addr, l) = rt.listen_with(config, echo).await.unwrap();
     let mut c = TcpStream::connect(addr).await.unwrap();
@@ -165,7 +165,7 @@ async fn an_unbounded_idle_timeout_never_ends_a_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_with_an_unbounded_timeout_returns_once_connections_end() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let mut c = TcpStream::connect(addr).await.unwrap();
     echoes(&mut c, b"x").await;
@@ -181,7 +181,7 @@ async fn drain_with_an_unbounded_timeout_returns_once_connections_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_connections_set_to_zero_means_one() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     // One acceptor: it holds no slot of its own beyond the one it waits to use.
     let config = ListenerConfig::new("127.0.0.1:0")
         .max_connections(5)
@@ -208,7 +208,7 @@ async fn max_connections_set_to_zero_means_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_that_panics_on_its_first_poll_ends_only_its_connection() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt
         .listen("127.0.0.1:0", |_ctx, _s| async {
             support::crash("handler panics at once")
@@ -238,7 +238,7 @@ async fn a_handler_that_panics_on_its_first_poll_ends_only_its_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_and_lookups_for_processes_that_are_gone_are_harmless() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|_ctx: Ctx<u8>| async { support::crash("gone") });
     let reason = within("exit", p.wait()).await;
     p.kill();
@@ -254,7 +254,7 @@ async fn signals_and_lookups_for_processes_that_are_gone_are_harmless() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dynamic_supervisor_at_max_children_refuses_with_max_children() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let child = || {
         ChildSpec::worker("w", |mut ctx: Ctx<()>| async move {
             ctx.recv().await;
@@ -283,7 +283,7 @@ async fn a_dynamic_supervisor_at_max_children_refuses_with_max_children() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unbounded_supervisor_timings_overflow_nothing() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, mut started) = tokio::sync::mpsc::unbounded_channel::<rusm_otp::Addr<u8>>();
     let sup = rt
         .start_supervisor(
@@ -336,7 +336,7 @@ async fn connect_to_a_closed_port_is_connection_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_calls_after_kill_return_without_panicking_or_hanging() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     l.kill();
     within("listener exit", l.wait()).await;

@@ -41,7 +41,7 @@ fn server(rt: &Runtime) -> rusm_otp::Addr<Req> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_returns_the_reply() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let s = server(&rt);
     assert_eq!(s.call(|r| Req::Double(21, r)).await, Ok(42));
     s.kill();
@@ -49,7 +49,7 @@ async fn call_returns_the_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_timeout_leaves_callee_alive() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let s = server(&rt);
     let r = s.call_timeout(Req::Ignore, Duration::from_millis(30)).await;
     assert_eq!(r, Err(CallError::Timeout));
@@ -60,7 +60,7 @@ async fn call_timeout_leaves_callee_alive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callee_dying_mid_call_ends_the_call_with_its_reason() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let s = server(&rt);
     let pid = s.pid();
     let r = within("call", s.call(Req::Die)).await;
@@ -72,7 +72,7 @@ async fn callee_dying_mid_call_ends_the_call_with_its_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callee_dropping_the_request_unanswered_times_out_and_lives_on() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let s = server(&rt);
     let r = s.call_timeout(Req::Drop, Duration::from_millis(30)).await;
     assert_eq!(r, Err(CallError::Timeout));
@@ -82,7 +82,7 @@ async fn callee_dropping_the_request_unanswered_times_out_and_lives_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_to_dead_process_is_noproc() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let s = server(&rt);
     s.kill();
     within("exit", s.wait()).await;
@@ -94,7 +94,7 @@ async fn call_to_dead_process_is_noproc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calling_self_is_an_immediate_error_not_a_deadlock() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let s = server(&rt);
     let r = within("call", s.call(Req::CallSelf)).await.unwrap();
     assert_eq!(r, Err(CallError::CallingSelf(s.pid())));
@@ -103,7 +103,7 @@ async fn calling_self_is_an_immediate_error_not_a_deadlock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_waiters_do_not_leak_when_callee_is_killed() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let s = server(&rt);
     let calls: Vec<_> = (0..50)
         .map(|_| {
@@ -132,7 +132,7 @@ async fn call_waiters_do_not_leak_when_callee_is_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_after_delivers_and_cancel_prevents_delivery() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|mut ctx: Ctx<&'static str>| async move {
         let me = ctx.myself();
         let cancelled = me.send_after("cancelled", Duration::from_millis(20));
@@ -151,7 +151,7 @@ async fn send_after_delivers_and_cancel_prevents_delivery() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn cancel_after_fire_returns_false() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|mut ctx: Ctx<u8>| async move {
         let t = ctx.myself().send_after(1, Duration::from_millis(10));
         let _ = ctx.recv().await;

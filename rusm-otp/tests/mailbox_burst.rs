@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mailbox_returns_a_bursts_memory_once_it_is_read() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     const N: usize = 500_000; // × 64 B: a 32 MiB queue
     let (gate_tx, gate_rx) = oneshot::channel::<()>();
     let (drained_tx, drained_rx) = oneshot::channel::<usize>();

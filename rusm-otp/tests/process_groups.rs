@@ -29,7 +29,7 @@ fn pids(v: &[Addr<String>]) -> Vec<Pid> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_lists_members_in_join_order_and_which_groups_is_sorted() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, _rx) = mpsc::unbounded_channel();
     let (a, b, c) = (member(&rt, &tx), member(&rt, &tx), member(&rt, &tx));
     let pg = rt.pg();
@@ -54,7 +54,7 @@ async fn join_lists_members_in_join_order_and_which_groups_is_sorted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_delivers_once_per_membership_and_counts_deliveries() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (a, b) = (member(&rt, &tx), member(&rt, &tx));
     let pg = rt.pg();
@@ -83,7 +83,7 @@ async fn send_delivers_once_per_membership_and_counts_deliveries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joining_twice_lists_twice_and_each_leave_removes_one() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, _rx) = mpsc::unbounded_channel();
     let a = member(&rt, &tx);
     let pg = rt.pg();
@@ -103,7 +103,7 @@ async fn joining_twice_lists_twice_and_each_leave_removes_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exiting_process_leaves_every_group_before_its_monitors_hear_of_it() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, _rx) = mpsc::unbounded_channel();
     let (a, b) = (member(&rt, &tx), member(&rt, &tx));
     let pg = rt.pg();
@@ -144,7 +144,7 @@ async fn an_exiting_process_leaves_every_group_before_its_monitors_hear_of_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_takes_the_message_type_of_its_first_member() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, _rx) = mpsc::unbounded_channel();
     let a = member(&rt, &tx);
     let n = rt.spawn(|mut ctx: Ctx<u32>| async move {
@@ -172,7 +172,7 @@ async fn a_group_takes_the_message_type_of_its_first_member() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joining_a_dead_process_is_noproc() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, _rx) = mpsc::unbounded_channel();
     let a = member(&rt, &tx);
     a.send("stop".into()).unwrap();

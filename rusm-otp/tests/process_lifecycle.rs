@@ -10,7 +10,7 @@ use support::within;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_return_is_normal_exit() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
     assert_eq!(within("exit", p.wait()).await, ExitReason::Normal);
     assert!(!p.is_alive());
@@ -18,7 +18,7 @@ async fn body_return_is_normal_exit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn returned_error_becomes_exit_reason_with_its_io_kind() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|_ctx: rusm_otp::Ctx| async {
         Err::<(), _>(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
@@ -33,7 +33,7 @@ async fn returned_error_becomes_exit_reason_with_its_io_kind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panic_is_contained_to_its_process() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let bystander = rt.spawn(|mut ctx: rusm_otp::Ctx<u32>| async move {
         let Msg::User(n) = ctx.recv().await else {
             unreachable!()
@@ -61,7 +61,7 @@ async fn panic_is_contained_to_its_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_stops_a_blocked_process_with_killed() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|mut ctx: rusm_otp::Ctx| async move {
         ctx.trap_exit(true); // kill cannot be trapped
         while !matches!(ctx.recv().await, Msg::User(())) {}
@@ -72,7 +72,7 @@ async fn kill_stops_a_blocked_process_with_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_before_first_poll_still_kills() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     for _ in 0..200 {
         let p = rt.spawn(|mut ctx: rusm_otp::Ctx| async move {
             ctx.recv().await;
@@ -84,7 +84,7 @@ async fn kill_before_first_poll_still_kills() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_signal_normal_is_ignored_by_non_trapping_process() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|mut ctx: rusm_otp::Ctx<u8>| async move {
         let _ = ctx.recv().await;
     });
@@ -98,7 +98,7 @@ async fn exit_signal_normal_is_ignored_by_non_trapping_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alive_count_returns_to_baseline_after_many_processes() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let baseline = rt.alive_processes();
     let mut handles = Vec::new();
     for i in 0..1000u32 {
@@ -118,7 +118,7 @@ async fn alive_count_returns_to_baseline_after_many_processes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_messages_overtake_a_flooded_mailbox() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     for _ in 0..5 {
         let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
@@ -143,7 +143,7 @@ async fn system_messages_overtake_a_flooded_mailbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recv_timeout_returns_none_when_nothing_arrives() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|mut ctx: rusm_otp::Ctx<u8>| async move {
         assert!(ctx.recv_timeout(Duration::from_millis(20)).await.is_none());
         ctx.myself().send(5).unwrap();
@@ -157,7 +157,7 @@ async fn recv_timeout_returns_none_when_nothing_arrives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_to_dead_process_returns_the_message() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|_ctx: rusm_otp::Ctx<String>| async {});
     within("exit", p.wait()).await;
     let err = p.send("hello".to_string()).unwrap_err();
@@ -172,7 +172,7 @@ fn pid_prints_like_erlang() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pids_are_unique_and_printable() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let a = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
     let b = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
     assert_ne!(a.pid(), b.pid());
@@ -187,7 +187,7 @@ async fn panic_while_dropping_process_state_does_not_escape() {
             panic!("drop bomb");
         }
     }
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|mut ctx: rusm_otp::Ctx| async move {
         let _bomb = Bomb;
         ctx.recv().await;
@@ -199,7 +199,7 @@ async fn panic_while_dropping_process_state_does_not_escape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_process_has_a_mailbox_even_if_its_body_dropped_its_ctx() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (go, gate) = tokio::sync::oneshot::channel::<()>();
     // The body does not move its context into its future: the context is dropped at once.
     let p = rt.spawn(move |_ctx: rusm_otp::Ctx<u32>| async move {
@@ -216,7 +216,7 @@ async fn a_live_process_has_a_mailbox_even_if_its_body_dropped_its_ctx() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linking_to_a_dead_process_while_trapping_exits_delivers_noproc() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let dead = rt.spawn(|_ctx: rusm_otp::Ctx| async {});
     within("exit", dead.wait()).await;
     let dead_pid = dead.pid();
@@ -237,4 +237,27 @@ async fn linking_to_a_dead_process_while_trapping_exits_delivers_noproc() {
         }
     });
     assert_eq!(within("exit", p.wait()).await, ExitReason::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_current_is_the_runtime_of_the_calling_process() {
+    let rt = Runtime::attach();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let p = rt
+        .spawn_named("probe", move |_ctx: rusm_otp::Ctx| async move {
+            // The process's own runtime (a new one would not know its name).
+            let _ = tx.send(Runtime::current().whereis("probe").map(|h| h.pid()));
+        })
+        .unwrap();
+    assert_eq!(within("reply", rx).await.unwrap(), Some(p.pid()));
+    within("exit", p.wait()).await;
+    // Outside any process or block_on: none, and a panic that says why.
+    assert!(Runtime::try_current().is_none());
+    let panic = std::panic::catch_unwind(Runtime::current).unwrap_err();
+    let msg = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(msg.contains("outside a RUSM process"), "{msg}");
 }

@@ -36,7 +36,7 @@ async fn linked_pair(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abnormal_exit_propagates_over_link_with_same_reason() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (outer, inner) = linked_pair(&rt, false).await;
     inner.send(ExitReason::error("db down")).unwrap();
     assert_eq!(
@@ -51,7 +51,7 @@ async fn abnormal_exit_propagates_over_link_with_same_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn normal_exit_does_not_kill_linked_partner() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (outer, inner) = linked_pair(&rt, false).await;
     inner.send(ExitReason::Normal).unwrap();
     assert_eq!(within("inner", inner.wait()).await, ExitReason::Normal);
@@ -62,7 +62,7 @@ async fn normal_exit_does_not_kill_linked_partner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trapping_partner_receives_exit_as_message_even_for_normal() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     for reason in [
         ExitReason::Normal,
         ExitReason::Shutdown(None),
@@ -79,7 +79,7 @@ async fn trapping_partner_receives_exit_as_message_even_for_normal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_partner_propagates_killed_which_can_be_trapped() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (outer, inner) = linked_pair(&rt, true).await;
     inner.kill();
     assert_eq!(within("inner", inner.wait()).await, ExitReason::Killed);
@@ -94,7 +94,7 @@ async fn killed_partner_propagates_killed_which_can_be_trapped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panic_propagates_over_link() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, rx) = oneshot::channel();
     let outer = rt.spawn(move |mut ctx: Ctx| async move {
         let inner = ctx.spawn_link(|_c: Ctx| async { support::crash("boom") });
@@ -114,7 +114,7 @@ async fn panic_propagates_over_link() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_to_dead_pid_is_noproc_error() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let dead = rt.spawn(|_c: Ctx| async {});
     within("dead", dead.wait()).await;
     let dead_pid = dead.pid();
@@ -129,7 +129,7 @@ async fn link_to_dead_pid_is_noproc_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlink_stops_propagation() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let victim = rt.spawn(|mut c: Ctx<ExitReason>| async move {
         match c.recv().await {
             Msg::User(r) => r,
@@ -157,7 +157,7 @@ async fn unlink_stops_propagation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_delivers_exactly_one_down_with_reason() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let target = rt.spawn(|mut c: Ctx<()>| async move {
         c.recv().await;
         Err::<(), _>("bye")
@@ -192,7 +192,7 @@ async fn monitor_delivers_exactly_one_down_with_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_of_dead_process_gives_noproc_down() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let dead = rt.spawn(|_c: Ctx| async {});
     within("dead", dead.wait()).await;
     let h = dead.handle().clone();
@@ -208,7 +208,7 @@ async fn monitor_of_dead_process_gives_noproc_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demonitor_flushes_a_queued_down_and_no_down_arrives_later() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     // Repeat: the target dies concurrently with demonitor.
     for _ in 0..200 {
         let target = rt.spawn(|mut c: Ctx<()>| async move {
@@ -231,7 +231,7 @@ async fn demonitor_flushes_a_queued_down_and_no_down_arrives_later() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_monitor_sees_even_an_immediate_exit() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let w = rt.spawn(move |mut ctx: Ctx| async move {
         let (_addr, mref) = ctx.spawn_monitor(|_c: Ctx| async { support::crash("instant") });
         match ctx.recv().await {
@@ -247,7 +247,7 @@ async fn spawn_monitor_sees_even_an_immediate_exit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_and_kill_race_never_leaves_a_partner_alive() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let baseline = rt.alive_processes();
     for _ in 0..300 {
         let (outer, inner) = linked_pair(&rt, false).await;

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn name_is_released_when_owner_exits() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|mut ctx: Ctx<u8>| async move {
         ctx.recv().await;
     });
@@ -36,7 +36,7 @@ async fn name_is_released_when_owner_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_a_taken_name_is_an_error_naming_the_owner() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let a = rt.spawn(|mut ctx: Ctx<u8>| async move {
         ctx.recv().await;
     });
@@ -66,7 +66,7 @@ async fn registering_a_taken_name_is_an_error_naming_the_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_a_dead_process_is_noproc() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let a = rt.spawn(|_ctx: Ctx<u8>| async {});
     within("exit", a.wait()).await;
     assert_eq!(rt.register("late", &a), Err(RegisterError::NoProc(a.pid())));
@@ -75,7 +75,7 @@ async fn registering_a_dead_process_is_noproc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whereis_addr_is_typed_and_unregister_frees_the_name() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn(|mut ctx: Ctx<String>| async move {
         ctx.register("greeter").unwrap();
         match ctx.recv().await {
@@ -128,7 +128,7 @@ async fn ping(addr: &Addr<Ping>) -> Pid {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_named_is_found_by_its_message_type() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let p = rt.spawn_named("pinger", pinger).unwrap();
     let found = rt
         .whereis_addr::<Ping>("pinger")
@@ -142,7 +142,7 @@ async fn spawn_named_is_found_by_its_message_type() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_worker_child_is_found_by_its_message_type_across_restarts() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (started_tx, mut started) = mpsc::unbounded_channel();
     let spec = SupervisorSpec::new(Strategy::OneForOne)
         .intensity(10, Duration::from_secs(5))
@@ -219,7 +219,7 @@ impl Call<Hold> for Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_servers_are_found_by_their_type() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let started = within("start", rt.start_server_named::<Tally>("tally", ()))
         .await
         .unwrap();
@@ -248,7 +248,7 @@ async fn named_servers_are_found_by_their_type() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_queue_len_counts_what_waits_in_the_mailbox() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (gate_tx, gate_rx) = oneshot::channel::<()>();
     let (len_tx, len_rx) = oneshot::channel();
     let p = rt.spawn(move |mut ctx: Ctx<u8>| async move {
@@ -297,7 +297,7 @@ async fn message_queue_len_counts_what_waits_in_the_mailbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctx_next_loop_receives_user_and_system_messages_until_it_breaks() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let target = rt.spawn(|mut ctx: Ctx<()>| async move {
         ctx.recv_user().await;
     });

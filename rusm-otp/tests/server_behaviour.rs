@@ -342,7 +342,7 @@ async fn start(rt: &Runtime, args: Args) -> ServerRef<Probe> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_casts_and_info_are_handled_in_mailbox_order() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     assert_eq!(next(&mut rx).await, Event::Init(s.pid()));
@@ -360,7 +360,7 @@ async fn calls_casts_and_info_are_handled_in_mailbox_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_reply_from_another_callback() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -380,7 +380,7 @@ async fn deferred_reply_from_another_callback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_reply_from_another_process() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, _rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     assert_eq!(
@@ -394,7 +394,7 @@ async fn deferred_reply_from_another_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_stop_fails_the_start_with_its_reason() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let reason = ExitReason::error("no config");
     let (a, mut rx) = args(Start::Stop(reason.clone()));
     let err = within("the start", rt.start_server::<Probe>(a))
@@ -411,7 +411,7 @@ async fn init_stop_fails_the_start_with_its_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panicking_init_fails_the_start_with_the_panic() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, _rx) = args(Start::Panic);
     let err = within("the start", rt.start_server::<Probe>(a))
         .await
@@ -424,7 +424,7 @@ async fn panicking_init_fails_the_start_with_the_panic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignoring_init_starts_nothing_and_frees_the_name() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ignore);
     let err = within("the start", rt.start_server_named::<Probe>("ignored", a))
         .await
@@ -440,7 +440,7 @@ async fn ignoring_init_starts_nothing_and_frees_the_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_continue_runs_handle_continue_before_the_next_message() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let gate = Arc::new(Notify::new());
     let (a, mut rx) = args(Start::Continue);
     let a = Args {
@@ -461,7 +461,7 @@ async fn init_continue_runs_handle_continue_before_the_next_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_continue_replies_then_continues_before_the_next_message() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -474,7 +474,7 @@ async fn reply_continue_replies_then_continues_before_the_next_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_stop_replies_before_terminate_runs() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let gate = Arc::new(Notify::new());
     let (a, mut rx) = args(Start::Ok);
     let a = Args {
@@ -496,7 +496,7 @@ async fn reply_stop_replies_before_terminate_runs() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn terminate_runs_when_a_callback_panics_and_the_caller_sees_the_exit_at_once() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -512,7 +512,7 @@ async fn terminate_runs_when_a_callback_panics_and_the_caller_sees_the_exit_at_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_runs_when_a_cast_panics() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -524,7 +524,7 @@ async fn terminate_runs_when_a_cast_panics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_runs_on_stop_before_stop_returns() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -537,7 +537,7 @@ async fn terminate_runs_on_stop_before_stop_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_runs_on_supervisor_shutdown_when_trapping_exits() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = trapping(Start::Ok);
     let sup = within(
         "the supervisor's start",
@@ -560,7 +560,7 @@ async fn terminate_runs_on_supervisor_shutdown_when_trapping_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_does_not_run_on_supervisor_shutdown_without_trapping_exits() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let sup = within(
         "the supervisor's start",
@@ -581,7 +581,7 @@ async fn terminate_does_not_run_on_supervisor_shutdown_without_trapping_exits() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_does_not_run_on_kill_even_when_trapping_exits() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = trapping(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -592,7 +592,7 @@ async fn terminate_does_not_run_on_kill_even_when_trapping_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_to_a_dead_server_are_given_back() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, _rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     within("stop", s.stop(ExitReason::Normal)).await;
@@ -606,7 +606,7 @@ async fn requests_to_a_dead_server_are_given_back() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn call_to_a_server_killed_while_holding_it_ends_with_exited_at_once() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -625,7 +625,7 @@ async fn call_to_a_server_killed_while_holding_it_ends_with_exited_at_once() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn call_timeout_to_a_server_that_never_replies_times_out_and_drops_the_late_reply() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -641,7 +641,7 @@ async fn call_timeout_to_a_server_that_never_replies_times_out_and_drops_the_lat
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn call_timeout_counts_from_the_call_when_the_server_lets_go_without_replying() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -662,7 +662,7 @@ async fn call_timeout_counts_from_the_call_when_the_server_lets_go_without_reply
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn call_with_duration_max_waits_as_long_as_it_takes() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;
@@ -703,7 +703,7 @@ fn parent_of(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_server_link_parent_exit_terminates_a_trapping_server() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = trapping(Start::Ok);
     let reason = ExitReason::shutdown_with("parent done");
     let (parent, server) = parent_of(&rt, a, reason.clone());
@@ -720,7 +720,7 @@ async fn start_server_link_parent_exit_terminates_a_trapping_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_server_link_parent_exit_stops_a_non_trapping_server_without_terminate() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let reason = ExitReason::error("parent failed");
     let (parent, server) = parent_of(&rt, a, reason.clone());
@@ -733,7 +733,7 @@ async fn start_server_link_parent_exit_stops_a_non_trapping_server_without_termi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_server_link_init_failure_is_returned_not_sent_as_an_exit_signal() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, _rx) = args(Start::Stop(ExitReason::error("bad args")));
     let (tx, rx) = tokio::sync::oneshot::channel();
     let parent = rt.spawn(move |mut ctx: Ctx<()>| async move {
@@ -753,7 +753,7 @@ async fn start_server_link_init_failure_is_returned_not_sent_as_an_exit_signal()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_server_is_found_by_its_type() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, _rx) = args(Start::Ok);
     let s = within("start", rt.start_server_named::<Probe>("probe", a))
         .await
@@ -779,7 +779,7 @@ async fn named_server_is_found_by_its_type() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervised_named_server_is_found_by_name_across_a_restart() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let spec = SupervisorSpec::new(Strategy::OneForOne)
         .child(ChildSpec::server::<Probe>("probe", a).name("probe"));
@@ -808,7 +808,7 @@ async fn supervised_named_server_is_found_by_name_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervised_server_init_failure_is_a_failed_start() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let reason = ExitReason::error("no port");
     let (a, _rx) = args(Start::Stop(reason.clone()));
     let spec =
@@ -827,7 +827,7 @@ async fn supervised_server_init_failure_is_a_failed_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervised_server_ignore_keeps_the_child_not_running() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ignore);
     let spec = SupervisorSpec::new(Strategy::OneForOne)
         .child(ChildSpec::server::<Probe>("probe", a).name("probe"));
@@ -847,7 +847,7 @@ async fn supervised_server_ignore_keeps_the_child_not_running() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn send_after_delivers_info_after_the_delay() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (a, mut rx) = args(Start::Ok);
     let s = start(&rt, a).await;
     next(&mut rx).await;

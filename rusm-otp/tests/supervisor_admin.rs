@@ -20,7 +20,7 @@ fn failing(id: &str) -> ChildSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_adm_api_returns_otp_errors() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(worker("a", &ev)))
@@ -86,7 +86,7 @@ async fn child_adm_api_returns_otp_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_child_start_rolls_back_started_children() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let r = rt
         .start_supervisor(
@@ -109,7 +109,7 @@ async fn failing_child_start_rolls_back_started_children() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_specs_are_rejected_with_a_reason() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, _rx) = events();
     let dup = SupervisorSpec::new(Strategy::OneForOne)
         .child(worker("a", &ev))
@@ -142,7 +142,7 @@ async fn invalid_specs_are_rejected_with_a_reason() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn shutdown_timeout_kills_a_child_that_ignores_it() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let sup = rt
         .start_supervisor(
             SupervisorSpec::new(Strategy::OneForOne)
@@ -167,7 +167,7 @@ async fn shutdown_timeout_kills_a_child_that_ignores_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn infinity_shutdown_waits_for_a_graceful_exit() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -183,7 +183,7 @@ async fn infinity_shutdown_waits_for_a_graceful_exit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_unlinked_itself_cannot_hang_shutdown() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let sup = rt
         .start_supervisor(
             SupervisorSpec::new(Strategy::OneForOne).child(ChildSpec::worker(
@@ -205,7 +205,7 @@ async fn a_child_that_unlinked_itself_cannot_hang_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_exiting_during_shutdown_keep_their_own_reasons() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     for _ in 0..50 {
         let (ev, mut rx) = events();
         let sup = rt
@@ -239,7 +239,7 @@ async fn children_exiting_during_shutdown_keep_their_own_reasons() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_shutdown_any_and_all_significant() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -304,7 +304,7 @@ async fn auto_shutdown_any_and_all_significant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamic_supervisor_children_by_pid() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_dynamic_supervisor(
@@ -359,7 +359,7 @@ async fn dynamic_supervisor_children_by_pid() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn dynamic_children_stop_in_parallel_sharing_one_deadline() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let sup = rt
         .start_dynamic_supervisor(DynamicSupervisorSpec::new())
         .await
@@ -385,7 +385,7 @@ async fn dynamic_children_stop_in_parallel_sharing_one_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamic_supervisor_keeps_nothing_of_ended_temporary_children() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let sup = rt
         .start_dynamic_supervisor(DynamicSupervisorSpec::new().max_children(3000))
         .await
@@ -421,7 +421,7 @@ async fn dynamic_supervisor_keeps_nothing_of_ended_temporary_children() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tree_shows_nested_supervisors_workers_and_restarts() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let top = rt
         .start_supervisor(
@@ -470,7 +470,7 @@ async fn tree_shows_nested_supervisors_workers_and_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_with_init_failure_fails_the_start() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let spec = SupervisorSpec::new(Strategy::OneForOne).child(ChildSpec::worker_with_init(
         "cfg",
         || async { Err::<u32, _>("missing setting") },

@@ -38,7 +38,7 @@ fn starts_once(id: &str, attempts: Arc<AtomicUsize>, ev: &support::Events) -> Ch
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_whose_restart_always_fails_exhausts_intensity_and_shuts_the_supervisor_down() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let attempts = Arc::new(AtomicUsize::new(0));
     let sup = rt
@@ -65,7 +65,7 @@ async fn a_child_whose_restart_always_fails_exhausts_intensity_and_shuts_the_sup
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_stuck_restarting_can_be_terminated_and_never_hangs_shutdown() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     // A restart delayed by a minute: the child stays "restarting" for the whole test.
     let slow = Backoff {
@@ -129,7 +129,7 @@ fn panicking_start() -> ChildSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_function_that_panics_fails_the_supervisor_start_leaving_nothing() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let spec = SupervisorSpec::new(Strategy::OneForOne)
         .child(trapping_worker("first", &events().0))
         .child(panicking_start());
@@ -142,7 +142,7 @@ async fn a_start_function_that_panics_fails_the_supervisor_start_leaving_nothing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_function_that_panics_fails_only_that_start_child() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(worker("good", &ev)))
@@ -204,7 +204,7 @@ async fn time_to_stop(rt: &Runtime, n: usize) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_temporary_children_start_and_stop_leaving_nothing() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     // time_to_stop asserts every child ran and that no process is left after the stop.
     time_to_stop(&rt, 5_000).await;
 }

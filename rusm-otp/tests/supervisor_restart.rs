@@ -18,7 +18,7 @@ fn spec(strategy: Strategy) -> SupervisorSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_types_against_exit_reasons() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let reasons = [
         ExitReason::Normal,
         ExitReason::Shutdown(None),
@@ -65,7 +65,7 @@ async fn restart_types_against_exit_reasons() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_for_one_restarts_only_the_failed_child() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -90,7 +90,7 @@ async fn one_for_one_restarts_only_the_failed_child() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_for_all_restarts_every_child_and_no_old_pid_survives() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -129,7 +129,7 @@ async fn one_for_all_restarts_every_child_and_no_old_pid_survives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -156,7 +156,7 @@ async fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_start_in_order_and_stop_in_reverse_order() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -179,7 +179,7 @@ async fn children_start_in_order_and_stop_in_reverse_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporary_bystander_is_not_restarted_by_group_restart() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     for strategy in [Strategy::OneForAll, Strategy::RestForOne] {
         let (ev, mut rx) = events();
         let sup = rt
@@ -238,7 +238,7 @@ fn flaky(
 async fn one_for_all_stops_siblings_again_when_a_restart_fails() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let fail = Arc::new(AtomicUsize::new(0));
     let sup = rt
@@ -270,7 +270,7 @@ async fn one_for_all_stops_siblings_again_when_a_restart_fails() {
 async fn rest_for_one_failed_restart_does_not_restart_earlier_children() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let fail = Arc::new(AtomicUsize::new(0));
     let sup = rt
@@ -299,7 +299,7 @@ async fn rest_for_one_failed_restart_does_not_restart_earlier_children() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn third_crash_within_period_exceeds_intensity_two() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -328,7 +328,7 @@ async fn third_crash_within_period_exceeds_intensity_two() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn default_intensity_dies_on_second_restart_within_five_seconds() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(worker("a", &ev)))
@@ -347,7 +347,7 @@ async fn default_intensity_dies_on_second_restart_within_five_seconds() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn restarts_spaced_beyond_the_period_never_trip_the_limit() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -371,7 +371,7 @@ async fn restarts_spaced_beyond_the_period_never_trip_the_limit() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn intensity_zero_gives_up_on_first_restart() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -393,7 +393,7 @@ async fn intensity_zero_gives_up_on_first_restart() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn exceeded_intensity_escalates_to_the_parent_supervisor() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let inner = SupervisorSpec::new(Strategy::OneForOne)
         .intensity(0, Duration::from_secs(5))
@@ -427,7 +427,7 @@ async fn exceeded_intensity_escalates_to_the_parent_supervisor() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn backoff_delays_restarts_but_still_counts_them() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let b = Backoff {
         initial: Duration::from_millis(100),
@@ -479,7 +479,7 @@ fn backoff_delay_grows_exponentially_to_its_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_waits_for_the_old_incarnation_and_reuses_its_name() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let sup = rt
         .start_supervisor(
@@ -505,7 +505,7 @@ async fn restart_waits_for_the_old_incarnation_and_reuses_its_name() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn backoff_starts_over_after_a_stable_run() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (ev, mut rx) = events();
     let b = Backoff {
         initial: Duration::from_millis(100),

@@ -38,7 +38,7 @@ fn errno(n: i32) -> io::Error {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_shortages_back_off_and_never_restart_an_acceptor() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = listener(&rt, 1).await;
     let mut live = connect(addr).await.unwrap();
     echoes(&mut live, b"before").await;
@@ -68,7 +68,7 @@ async fn resource_shortages_back_off_and_never_restart_an_acceptor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_of_one_pending_connection_are_retried_at_once() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = listener(&rt, 1).await;
     let per_connection = [103, 71, 1, 100, 101, 112, 113, 64, 92, 95, 110, 4, 104];
     let start = Instant::now();
@@ -88,7 +88,7 @@ async fn errors_of_one_pending_connection_are_retried_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_listening_socket_restarts_only_that_acceptor_and_keeps_connections() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = listener(&rt, 2).await;
     let mut live = connect(addr).await.unwrap();
     echoes(&mut live, b"before").await;
@@ -116,7 +116,7 @@ async fn a_dead_listening_socket_restarts_only_that_acceptor_and_keeps_connectio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_errors_back_off_and_end_the_acceptor_only_after_ten_in_a_row() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = listener(&rt, 1).await;
     // Nine unknown errors (EIO) then a real accept: no restart.
     l.inject_accept_errors((0..9).map(|_| errno(5)));
@@ -140,7 +140,7 @@ async fn unknown_errors_back_off_and_end_the_acceptor_only_after_ten_in_a_row() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_that_keeps_dying_exceeds_intensity_and_stops_the_listener_freeing_the_port() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = listener(&rt, 1).await;
     l.inject_accept_errors((0..50).map(|_| errno(9)));
     // Each connect wakes the acceptor into the next injected EBADF; restarts then exceed

@@ -67,7 +67,7 @@ fn whole(rt: &Runtime, acceptors: usize) -> Option<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stampede_of_kills_in_the_listener_subtree_leaves_it_whole_serving_and_leak_free() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     const ACCEPTORS: usize = 2;
     let sockets = open_sockets();
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
@@ -220,7 +220,7 @@ async fn storm_under_inspection(rt: &Runtime, addr: SocketAddr, d: Duration) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspecting_the_tree_100_times_a_second_during_a_storm_shows_peers_and_barely_slows_it() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let second = Duration::from_secs(1);
     storm(addr, Duration::from_millis(200)).await; // warm up

@@ -104,7 +104,7 @@ async fn nothing_left(rt: &Runtime, procs: usize, sockets: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panicking_failing_and_finishing_connections_end_alone_among_a_hundred() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt.listen("127.0.0.1:0", scripted).await.unwrap();
     let (procs, sockets, before) = (rt.alive_processes(), open_sockets(), skeleton(&rt));
     let mut clients = Vec::new();
@@ -150,7 +150,7 @@ async fn panicking_failing_and_finishing_connections_end_alone_among_a_hundred()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_killed_while_blocked_in_read_or_write_ends_alone_and_closes_its_socket() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     // `flood` makes the handler write until the socket buffers are full and the write blocks.
     let (addr, listener) = rt
         .listen(
@@ -208,7 +208,7 @@ async fn connection_killed_while_blocked_in_read_or_write_ends_alone_and_closes_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handler_failing_at_once_for_every_second_connection_closes_that_socket_only() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let n = Arc::new(AtomicUsize::new(0));
     let (addr, listener) = rt
         .listen("127.0.0.1:0", move |ctx, s| {
@@ -272,7 +272,7 @@ fn client_caused(r: &io::Result<()>) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_resetting_or_vanishing_at_every_phase_end_only_their_connections() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, mut ends) = mpsc::unbounded_channel::<io::Result<()>>();
     let handler = move |_ctx: rusm_otp::Ctx, s: rusm_otp::TcpStream| {
         let tx = tx.clone();
@@ -349,7 +349,7 @@ async fn clients_resetting_or_vanishing_at_every_phase_end_only_their_connection
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_connections_supervisor_restarts_it_and_the_acceptors_exactly_once() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let (procs, sockets) = (rt.alive_processes(), open_sockets());
     let mut clients = Vec::new();
@@ -412,7 +412,7 @@ async fn held(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_connections_raised_to_unlimited_then_lowered_limits_again() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0").max_connections(10);
     let (addr, l) = rt.listen_with(config, echo).await.unwrap();
     let mut conns = held(addr, 10).await;
@@ -451,7 +451,7 @@ async fn max_connections_raised_to_unlimited_then_lowered_limits_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lowering_max_connections_is_exact_with_several_acceptors() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0")
         .max_connections(10)
         .acceptors(4);
@@ -470,7 +470,7 @@ async fn lowering_max_connections_is_exact_with_several_acceptors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eighty_concurrent_max_connections_changes_spawn_nothing_and_touch_no_connection() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0").max_connections(100);
     let (addr, l) = rt.listen_with(config, echo).await.unwrap();
     let mut conns = held(addr, 100).await;
@@ -511,7 +511,7 @@ async fn eighty_concurrent_max_connections_changes_spawn_nothing_and_touch_no_co
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_and_rebind_the_same_port_ten_times_and_port_zero_a_hundred_leak_nothing() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let sockets = open_sockets();
     let mut addr: Option<SocketAddr> = None;
     for cycle in 0..10 {
@@ -552,7 +552,7 @@ async fn kill_and_rebind_the_same_port_ten_times_and_port_zero_a_hundred_leak_no
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connects_are_refused_and_the_port_is_free_as_soon_as_wait_returns_after_kill() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let mut accepted = Vec::new();
     for attempt in 0..200 {
         let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
@@ -589,7 +589,7 @@ async fn ignores_shutdown(ctx: rusm_otp::Ctx, mut s: rusm_otp::TcpStream) -> io:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_kills_a_connection_that_ignores_shutdown_at_the_deadline_and_returns() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", ignores_shutdown).await.unwrap();
     let mut idle = client(addr).await;
     let conn = connection_process(&rt, idle.local_addr().unwrap()).await;
@@ -623,7 +623,7 @@ async fn drain_kills_a_connection_that_ignores_shutdown_at_the_deadline_and_retu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_called_from_inside_a_process_stops_the_listener() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let mut live = client(addr).await;
     echoes(&mut live, b"x").await;
@@ -642,7 +642,7 @@ async fn drain_called_from_inside_a_process_stops_the_listener() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_stop_refuses_at_once_and_kills_a_connection_ignoring_it_at_drain_timeout() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0").drain_timeout(Duration::from_millis(500));
     let (addr, l) = rt.listen_with(config, ignores_shutdown).await.unwrap();
     let mut idle = client(addr).await;
@@ -684,7 +684,7 @@ async fn graceful_stop_refuses_at_once_and_kills_a_connection_ignoring_it_at_dra
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_stalled_clients_do_not_delay_fresh_ones() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", |_ctx, s| frames(s)).await.unwrap();
     let mut stalled = Vec::new();
     for _ in 0..100 {
@@ -716,7 +716,7 @@ async fn a_hundred_stalled_clients_do_not_delay_fresh_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_close_gets_every_byte_echoed_then_a_clean_end() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let payload: Arc<Vec<u8>> = Arc::new((0..3000u32).map(|i| (i % 256) as u8).collect());
     let mut clients = tokio::task::JoinSet::new();
@@ -748,7 +748,7 @@ async fn half_close_gets_every_byte_echoed_then_a_clean_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_byte_value_in_256_kib_round_trips_unchanged() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     // Every byte value, in an order that shifts every 256 bytes: a lost or repeated chunk shows.
     let payload: Vec<u8> = (0..256 * 1024usize).map(|i| (i + i / 256) as u8).collect();
@@ -774,7 +774,7 @@ async fn every_byte_value_in_256_kib_round_trips_unchanged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_64_mib_echo_to_a_slow_reader_keeps_memory_bounded_by_buffers() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     const CHUNK: usize = 64 * 1024;
     const CHUNKS: u64 = 1024; // 64 MiB
@@ -826,7 +826,7 @@ async fn a_64_mib_echo_to_a_slow_reader_keeps_memory_bounded_by_buffers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_300_clients_with_50_round_trips_each_all_succeed_and_leave_nothing() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let (procs, sockets) = (rt.alive_processes(), open_sockets());
     let mut clients = tokio::task::JoinSet::new();
@@ -853,7 +853,7 @@ async fn a_burst_of_300_clients_with_50_round_trips_each_all_succeed_and_leave_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_simultaneous_connects_against_a_backlog_of_1024_are_all_served() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let (procs, sockets) = (rt.alive_processes(), open_sockets());
     let go = Arc::new(tokio::sync::Barrier::new(2000));
@@ -932,7 +932,7 @@ async fn blocking_listener(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_offloading_blocking_work_keeps_clients_served_and_dies_at_once_if_killed() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l, mut started) = blocking_listener(&rt, true).await;
     let mut blocker = client(addr).await;
     let conn = connection_process(&rt, blocker.local_addr().unwrap()).await;
@@ -971,7 +971,7 @@ fn time_wait_on(port: u16) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_with_reset_leaves_no_time_wait_where_a_normal_close_does() {
     let _serial = SERIAL.lock().await;
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     // The server speaks first and closes first.
     let bye =
         |_ctx: rusm_otp::Ctx, mut s: rusm_otp::TcpStream| async move { s.write_all(b"bye").await };

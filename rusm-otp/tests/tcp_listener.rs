@@ -34,7 +34,7 @@ async fn round_trip(addr: std::net::SocketAddr, payload: &[u8]) -> std::io::Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn port_zero_echo_round_trip_with_payload_larger_than_one_read() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     assert_ne!(addr.port(), 0);
     let payload: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
@@ -55,7 +55,7 @@ async fn port_zero_echo_round_trip_with_payload_larger_than_one_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_concurrent_clients_and_no_process_leak() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let baseline = rt.alive_processes();
     let clients: Vec<_> = (0..300)
@@ -78,7 +78,7 @@ async fn hundreds_of_concurrent_clients_and_no_process_leak() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashing_and_killed_connections_do_not_touch_others() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let mut steady = connect(addr).await.unwrap();
     steady.write_all(b"one").await.unwrap();
@@ -139,7 +139,7 @@ fn find_detail(n: &rusm_otp::Node, detail: &str) -> Option<rusm_otp::Pid> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_connections_queues_clients_until_a_slot_frees() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt
         .listen_with(ListenerConfig::new("127.0.0.1:0").max_connections(2), echo)
         .await
@@ -170,7 +170,7 @@ async fn max_connections_queues_clients_until_a_slot_frees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_stops_listening_at_once_and_frees_the_port() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let mut live = connect(addr).await.unwrap();
     live.write_all(b"hi").await.unwrap();
@@ -192,7 +192,7 @@ async fn kill_stops_listening_at_once_and_frees_the_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bind_errors_are_clean_and_name_the_address() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let e = rt.listen(&addr.to_string(), echo).await.unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
@@ -215,7 +215,7 @@ async fn bind_errors_are_clean_and_name_the_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_acceptor_is_restarted_without_closing_connections() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt
         .listen_with(ListenerConfig::new("127.0.0.1:0").acceptors(4), echo)
         .await
@@ -248,7 +248,7 @@ async fn crashed_acceptor_is_restarted_without_closing_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raising_max_connections_serves_queued_clients_and_info_reports_it() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt
         .listen_with(ListenerConfig::new("127.0.0.1:0").max_connections(1), echo)
         .await
@@ -280,7 +280,7 @@ async fn raising_max_connections_serves_queued_clients_and_info_reports_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_refuses_at_once_lets_connections_finish_and_kills_the_rest_at_deadline() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, listener) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let mut idle = connect(addr).await.unwrap();
     idle.write_all(b"x").await.unwrap();

@@ -246,7 +246,7 @@ async fn a_vanished_peer_is_ended_by_keepalive_or_idle_timeout_and_otherwise_wai
     let Some(mut ns) = netns_or_skip(1, "scenario 39 (half-open peers)") else {
         return;
     };
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let host = format!("{}:0", ns.host);
     // TCP keepalive: idle 1 s, then 3 probes 1 s apart.
     let (ka_addr, ka) = rt
@@ -384,7 +384,7 @@ async fn echo_stays_exact_and_drain_holds_its_deadline_under_latency_and_loss() 
         eprintln!("skipped scenario 40 (latency and loss): needs the netem qdisc: {why}");
         return;
     }
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen(&format!("{}:0", ns.host), echo).await.unwrap();
     let out = ns.client(&format!("echo {addr}"));
     let done = tokio::task::spawn_blocking(move || expect(&out, "OK"));

@@ -68,7 +68,7 @@ fn assert_timed_out(reason: &ExitReason) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_timeout_ends_silent_and_receive_only_peers_but_not_a_slow_chatty_one() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (tx, mut hello) = mpsc::unbounded_channel();
     let timeout = Duration::from_millis(300);
     let config = ListenerConfig::new("127.0.0.1:0").idle_timeout(Some(timeout));
@@ -124,7 +124,7 @@ async fn idle_timeout_ends_silent_and_receive_only_peers_but_not_a_slow_chatty_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_idle_timeout_is_rejected() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0").idle_timeout(Some(Duration::ZERO));
     let e = rt
         .listen_with(config, |_ctx, _s| async {})
@@ -136,7 +136,7 @@ async fn zero_idle_timeout_is_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_refuses_new_clients_keeps_live_ones_and_resume_listens_again() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let (addr, l) = rt.listen("127.0.0.1:0", echo).await.unwrap();
     let mut live = connect(addr).await.unwrap();
     echoes(&mut live, b"one").await;
@@ -175,7 +175,7 @@ async fn suspend_refuses_new_clients_keeps_live_ones_and_resume_listens_again() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reuse_port_listeners_share_one_port_and_each_serves() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0").reuse_port(true);
     let (addr, first) = rt.listen_with(config.clone(), echo).await.unwrap();
     let mut more = config.clone();
@@ -209,7 +209,7 @@ async fn reuse_port_listeners_share_one_port_and_each_serves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_started_as_a_child_spec_is_found_drained_and_forgotten() {
-    let rt = Runtime::current();
+    let rt = Runtime::attach();
     let web = ListenerConfig::new("127.0.0.1:0").child_spec("web", echo);
     let app = rt
         .start_supervisor(rusm_otp::SupervisorSpec::new(rusm_otp::Strategy::OneForOne).child(web))

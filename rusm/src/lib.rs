@@ -13,7 +13,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     let rt = Runtime::current();
+//!     let rt = Runtime::attach();
 //!     let (addr, listener) = rt
 //!         .listen("127.0.0.1:7000", |_ctx, mut stream| async move {
 //!             let mut buf = [0u8; 4096];
