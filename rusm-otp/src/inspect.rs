@@ -9,6 +9,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::process::cell::Cell;
 use crate::process::Pid;
 use crate::runtime::Runtime;
 use crate::supervisor::{ChildState, ChildTable, ChildType, Restart, SupervisorShared};
@@ -58,6 +59,8 @@ pub struct Node {
     pub uptime: Option<Duration>,
     /// Extra detail, such as a connection's peer address.
     pub detail: Option<String>,
+    /// The name it is registered under, if any.
+    pub name: Option<String>,
     /// Children, in start order (pid order for dynamic supervisors).
     pub children: Vec<Node>,
 }
@@ -113,22 +116,30 @@ fn supervisor_node(
     uptime: Option<Duration>,
 ) -> Node {
     // Copy the rows under the lock, recurse after releasing it.
-    let rows: Vec<(Node, Option<Arc<SupervisorShared>>)> = {
+    let rows: Vec<Row> = {
         let table = s.lock();
         let mut rows: Vec<_> = match &*table {
             ChildTable::Static(v) => v.iter().map(row).collect(),
             ChildTable::Dynamic(m) => m.values().map(|c| row(c)).collect(),
         };
         if matches!(&*table, ChildTable::Dynamic(_)) {
-            rows.sort_by_key(|(n, _)| n.pid);
+            rows.sort_by_key(|(n, _, _)| n.pid);
         }
         rows
     };
     let children = rows
         .into_iter()
-        .map(|(node, sup)| match sup {
-            Some(sup) => supervisor_node(&sup, node.id, node.restart, node.restarts, node.uptime),
-            None => node,
+        .map(|(node, sup, cell)| {
+            // Read after the table lock is released: one lock at a time.
+            let name = cell.and_then(|c| c.lock().name.as_deref().map(str::to_string));
+            let mut node = match sup {
+                Some(sup) => {
+                    supervisor_node(&sup, node.id, node.restart, node.restarts, node.uptime)
+                }
+                None => node,
+            };
+            node.name = name;
+            node
         })
         .collect();
     Node {
@@ -143,20 +154,24 @@ fn supervisor_node(
         status: NodeStatus::Alive,
         uptime,
         detail: None,
+        name: s.name.as_deref().map(str::to_string),
         children,
     }
 }
 
-fn row(c: &crate::supervisor::Child) -> (Node, Option<Arc<SupervisorShared>>) {
-    let (status, pid, uptime, sup) = match &c.state {
+type Row = (Node, Option<Arc<SupervisorShared>>, Option<Arc<Cell>>);
+
+fn row(c: &crate::supervisor::Child) -> Row {
+    let (status, pid, uptime, sup, cell) = match &c.state {
         ChildState::Running { cell, since, sup } => (
             NodeStatus::Alive,
             Some(cell.pid),
             Some(since.elapsed()),
             sup.clone(),
+            Some(cell.clone()),
         ),
-        ChildState::Restarting => (NodeStatus::Restarting, None, None, None),
-        ChildState::Stopped => (NodeStatus::Stopped, None, None, None),
+        ChildState::Restarting => (NodeStatus::Restarting, None, None, None, None),
+        ChildState::Stopped => (NodeStatus::Stopped, None, None, None, None),
     };
     let id = if c.id.is_empty() {
         pid.map(|p| p.to_string()).unwrap_or_default()
@@ -178,9 +193,10 @@ fn row(c: &crate::supervisor::Child) -> (Node, Option<Arc<SupervisorShared>>) {
         status,
         uptime,
         detail: c.peer.map(|p| p.to_string()),
+        name: None,
         children: Vec::new(),
     };
-    (node, sup)
+    (node, sup, cell)
 }
 
 fn restart_str(r: Restart) -> &'static str {
@@ -220,8 +236,12 @@ impl Node {
 
     fn line(&self, out: &mut String) {
         let _ = write!(out, "{}", self.id);
-        if let Some(pid) = self.pid {
+        // A child without an id (a connection) is shown by its pid, once.
+        if let Some(pid) = self.pid.filter(|p| p.to_string() != self.id) {
             let _ = write!(out, " {pid}");
+        }
+        if let Some(name) = self.name.as_deref().filter(|n| *n != self.id) {
+            let _ = write!(out, " registered={name}");
         }
         match self.kind {
             NodeKind::Supervisor => {
@@ -305,6 +325,10 @@ impl Node {
                 let _ = write!(out, ",\"uptime_ms\":{}", u.as_millis());
             }
             None => out.push_str(",\"uptime_ms\":null"),
+        }
+        if let Some(n) = &self.name {
+            out.push_str(",\"name\":");
+            json_str(n, out);
         }
         if let Some(d) = &self.detail {
             out.push_str(",\"detail\":");

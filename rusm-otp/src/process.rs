@@ -381,9 +381,21 @@ where
     }
 }
 
+thread_local! {
+    /// Set by a wrapper that reported the exit itself with more context (a connection's crash
+    /// report names its peer and listener): the exit is then logged at debug level only.
+    static REPORTED: StdCell<bool> = const { StdCell::new(false) };
+}
+
+/// Says that the exit the body is about to return has been reported already.
+pub(crate) fn exit_reported() {
+    REPORTED.with(|r| r.set(true));
+}
+
 fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
     let pid = cell.pid;
-    let (links, monitors, name, groups) = {
+    let reported = REPORTED.with(|r| r.replace(false));
+    let (links, monitors, name, groups, orderly) = {
         let mut st = cell.lock();
         st.signals.clear();
         st.pending_exit = None;
@@ -392,18 +404,24 @@ fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
             .as_mut()
             .map(|m| (std::mem::take(&mut m.by), std::mem::take(&mut m.groups)))
             .unwrap_or_default();
-        (st.links.take(), monitors, st.name.take(), groups)
+        let orderly = st.orderly || reported;
+        (st.links.take(), monitors, st.name.take(), groups, orderly)
     };
-    if let Some(name) = name {
-        rt.registry.release(&name, pid);
+    if let Some(name) = &name {
+        rt.registry.release(name, pid);
     }
     if !groups.is_empty() {
         rt.groups.exited(pid, groups);
     }
     rt.remove(pid);
     match &reason {
-        r if r.is_normal() => tracing::debug!(pid = %pid, reason = %r, "process exited"),
-        r => tracing::warn!(pid = %pid, reason = %r, "process exited abnormally"),
+        r if r.is_normal() || orderly => {
+            tracing::debug!(pid = %pid, name = ?name, reason = %r, "process exited")
+        }
+        r => {
+            let at = crate::panics::take_location();
+            tracing::warn!(pid = %pid, name = ?name, reason = %r, at, "process exited abnormally")
+        }
     }
     for linked in links {
         linked.exit_signal(pid, &reason, false, true);

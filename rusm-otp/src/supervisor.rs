@@ -958,6 +958,8 @@ impl Sup {
 /// flush its EXIT from the supervisor's system queue. Waiting watches the child's exit itself
 /// (a monitor, not the link), so a child that unlinked itself cannot hang the supervisor.
 pub(crate) async fn shutdown_child(me: &Arc<Cell>, cell: &Arc<Cell>, how: Shutdown) -> ExitReason {
+    // Stopping a child under its shutdown spec is not a crash, even when it ends `killed`.
+    cell.lock().orderly = true;
     let reason = match how {
         Shutdown::BrutalKill => {
             cell.exit_signal(me.pid, &ExitReason::Killed, true, false);

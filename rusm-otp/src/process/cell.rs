@@ -38,6 +38,9 @@ pub(crate) struct State {
     pub(crate) name: Option<Arc<str>>,
     /// Set when the exit is complete: body dropped, name released, links and monitors signalled.
     pub(crate) done: bool,
+    /// Stopped on purpose by its supervisor (its shutdown spec) or its listener's drain: the
+    /// exit is not a crash, and is logged at debug level whatever its reason.
+    pub(crate) orderly: bool,
 }
 
 /// A process's links: a short list while small (most processes have one or two), a map once

@@ -81,6 +81,7 @@ async fn run<S: Server>(
         }
     };
     let _ = ack.send(Ack::Started);
+    let mut panic_at = None;
     loop {
         let outcome = match next {
             Next::Noreply => {
@@ -111,12 +112,17 @@ async fn run<S: Server>(
                 }
             }
             Next::Continue => guarded(state.handle_continue(&mut ctx)).await,
-            Next::Stop(reason) => return terminate(&mut state, &mut ctx, reason).await,
+            Next::Stop(reason) => {
+                let reason = terminate(&mut state, &mut ctx, reason).await;
+                // The exit is reported with the panic's location, if a callback panicked.
+                crate::panics::restore_location(panic_at);
+                return reason;
+            }
         };
         next = match outcome {
             Ok(next) => next,
             Err(panic) => {
-                tracing::error!(pid = %ctx.pid(), server = std::any::type_name::<S>(), reason = %panic, "server callback panicked");
+                panic_at = crate::panics::take_location();
                 Next::Stop(panic)
             }
         };
@@ -128,11 +134,13 @@ async fn terminate<S: Server>(
     ctx: &mut ServerCtx<S>,
     reason: ExitReason,
 ) -> ExitReason {
-    if let Err(panic) = guarded(state.terminate(&reason, ctx)).await {
-        tracing::error!(pid = %ctx.pid(), server = std::any::type_name::<S>(), reason = %panic, "server terminate panicked");
-        return panic;
+    match guarded(state.terminate(&reason, ctx)).await {
+        Ok(()) => reason,
+        Err(panic) => {
+            tracing::error!(pid = %ctx.pid(), server = std::any::type_name::<S>(), reason = %panic, while_stopping = %reason, "server terminate panicked");
+            panic
+        }
     }
-    reason
 }
 
 /// Spawns a server and waits for its `init`.

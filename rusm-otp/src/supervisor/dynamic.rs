@@ -208,6 +208,14 @@ impl DynamicSupervisorRef {
         map.insert(addr.pid().0, Box::new(child));
         Some(addr)
     }
+
+    /// The peer address a child was started with ([`start_temporary`](Self::start_temporary)).
+    pub(crate) fn peer_of(&self, pid: Pid) -> Option<std::net::SocketAddr> {
+        match &*self.shared.lock() {
+            ChildTable::Dynamic(m) => m.get(&pid.0).and_then(|c| c.peer),
+            ChildTable::Static(_) => None,
+        }
+    }
 }
 
 impl Runtime {

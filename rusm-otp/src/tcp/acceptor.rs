@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::process::Ctx;
 use crate::supervisor::Shutdown;
-use crate::tcp::listener::Slot;
+use crate::tcp::listener::{Control, Slot};
 use crate::tcp::stream::IdleClock;
 use crate::tcp::{Shared, TcpStream};
 
@@ -189,7 +190,7 @@ where
     Served {
         handler: (shared.handler)(ctx, TcpStream::with_idle(stream, clock)),
         idle,
-        _slot: slot,
+        slot,
     }
 }
 
@@ -203,7 +204,7 @@ pin_project_lite::pin_project! {
         #[pin]
         handler: F,
         idle: Option<Box<(Watchdog, Duration)>>,
-        _slot: Slot,
+        slot: Slot,
     }
 }
 
@@ -216,25 +217,60 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
         let this = self.project();
-        if let Poll::Ready(out) = this.handler.poll(cx) {
-            return Poll::Ready(out.into_exit_reason());
-        }
-        let Some(idle) = this.idle else {
-            return Poll::Pending;
+        let handler = this.handler;
+        let reason = match catch_unwind(AssertUnwindSafe(|| handler.poll(cx))) {
+            Ok(Poll::Ready(out)) => out.into_exit_reason(),
+            Err(panic) => ExitReason::from_panic(panic),
+            Ok(Poll::Pending) => {
+                let Some(idle) = this.idle else {
+                    return Poll::Pending;
+                };
+                let (watchdog, timeout) = &mut **idle;
+                let timeout = *timeout;
+                if watchdog.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                tracing::debug!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    "connection idle timeout"
+                );
+                ExitReason::error(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("idle timeout: the peer sent nothing for {timeout:?}"),
+                ))
+            }
         };
-        let (watchdog, timeout) = &mut **idle;
-        let timeout = *timeout;
-        watchdog.as_mut().poll(cx).map(|()| {
-            tracing::debug!(
-                timeout_ms = timeout.as_millis() as u64,
-                "connection idle timeout"
-            );
-            ExitReason::error(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("idle timeout: the peer sent nothing for {timeout:?}"),
-            ))
-        })
+        crash_report(&this.slot.control, &reason);
+        Poll::Ready(reason)
     }
+}
+
+/// A connection's exit, logged once with what an operator needs: its peer and its listener.
+/// A peer that went away (reset, broken pipe, EOF mid-read) is the peer's business, not a
+/// crash: debug level, not one warning per connection.
+fn crash_report(control: &Control, reason: &ExitReason) {
+    if reason.is_normal() {
+        return;
+    }
+    let pid = crate::process::current_pid();
+    let peer = control.conns().and_then(|c| c.peer_of(pid));
+    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+    let gone = matches!(
+        reason.io_error_kind(),
+        Some(
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::UnexpectedEof
+        )
+    );
+    if gone {
+        tracing::debug!(pid = %pid, peer = %peer, listener = %control.addr, reason = %reason, "connection closed by the peer");
+    } else {
+        let at = crate::panics::take_location();
+        tracing::warn!(pid = %pid, peer = %peer, listener = %control.addr, reason = %reason, at, "connection crashed");
+    }
+    crate::process::exit_reported();
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ impl Control {
         })
     }
 
-    fn conns(&self) -> Option<DynamicSupervisorRef> {
+    pub(crate) fn conns(&self) -> Option<DynamicSupervisorRef> {
         self.conns.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -176,7 +176,7 @@ impl Control {
 /// Holds one permit of `control.slots`, forgotten when taken and given back on drop (a
 /// pointer, where an `OwnedSemaphorePermit` would add the semaphore's).
 pub(crate) struct Slot {
-    control: Arc<Control>,
+    pub(crate) control: Arc<Control>,
 }
 
 impl Drop for Slot {
@@ -411,12 +411,18 @@ impl Listener {
             tokio::time::sleep(wait.min(Duration::from_millis(100))).await;
         }
         if let Some(conns) = self.control.conns() {
+            let mut killed = 0usize;
             for c in conns.which_children() {
                 if let Some(pid) = c.pid {
                     if let Some(h) = self.handle.runtime().process(pid) {
+                        h.cell.lock().orderly = true;
                         h.kill();
+                        killed += 1;
                     }
                 }
+            }
+            if killed > 0 {
+                tracing::info!(addr = %self.control.addr, connections = killed, "drain timeout: killed the connections left");
             }
         }
         self.sup.stop().await
