@@ -12,8 +12,10 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 /// Exit status of a shutdown forced by a second signal (128 + SIGINT, as shells report it).
 pub(crate) const FORCED_EXIT: u8 = 130;
 
-/// Sends `tracing` events to stderr, filtered by `RUST_LOG` (default `info`).
+/// Sends `tracing` events to stderr, filtered by `RUST_LOG` (default `info`), and makes a
+/// panicking process one crash report there rather than the default hook's output.
 pub(crate) fn init_tracing() {
+    rusm::report_process_panics();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
