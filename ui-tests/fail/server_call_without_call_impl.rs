@@ -1,0 +1,35 @@
+use rusm::prelude::*;
+
+struct Counter(u64);
+impl Server for Counter {
+    type Args = ();
+    type Info = ();
+    async fn init(_: (), _: &mut ServerCtx<Self>) -> Init<Self> {
+        Init::Ok(Counter(0))
+    }
+}
+
+struct Get;
+impl Call<Get> for Counter {
+    type Reply = u64;
+    async fn handle_call(&mut self, _: Get, _: &Caller<u64>, _: &mut ServerCtx<Self>) -> Reply<u64> {
+        Reply::Reply(self.0)
+    }
+}
+
+struct Add(u64);
+impl Call<Add> for Counter {
+    type Reply = u64;
+    async fn handle_call(&mut self, Add(n): Add, _: &Caller<u64>, _: &mut ServerCtx<Self>) -> Reply<u64> {
+        self.0 += n;
+        Reply::Reply(self.0)
+    }
+}
+
+struct Reset;
+
+async fn reset(counter: ServerRef<Counter>) {
+    let _ = counter.call(Reset).await;
+}
+
+fn main() {}
