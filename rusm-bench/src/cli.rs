@@ -56,17 +56,18 @@ pub struct RunArgs {
     /// The system under test.
     #[arg(long, value_enum, default_value_t = TargetKind::Rusm)]
     pub target: TargetKind,
-    /// Connector loops (connection-storm, default 16) or senders (fan-in, default 100).
+    /// Connector loops (connection-storm, default 16), senders (fan-in, default 100) or calls
+    /// in flight per client (server-call, default 16).
     #[arg(long)]
     pub concurrency: Option<usize>,
-    /// Connections (hold: 10000, echo-throughput: 64).
+    /// Connections (hold: 10000, echo-throughput: 64) or group members (broadcast: 10000).
     #[arg(long)]
     pub connections: Option<usize>,
-    /// Request size in bytes (echo-throughput, default 64).
+    /// Request size in bytes (echo-throughput, default 64) or frame size (broadcast, 64).
     #[arg(long)]
     pub size: Option<usize>,
     /// Count for process scenarios (spawns, round trips, idle processes, messages per sender,
-    /// max restarts).
+    /// max restarts, calls per client, broadcasts).
     #[arg(long)]
     pub count: Option<u64>,
     /// Client source addresses: 127.0.0.1 ..= 127.0.0.N.
@@ -85,6 +86,10 @@ pub struct RunArgs {
     /// Listening sockets sharing the port with SO_REUSEPORT (connection-storm, default 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub listeners: u16,
+    /// Run every target this many times, interleaved, and report medians with min–max
+    /// (default 5 for server-call and broadcast, 1 for the others).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub runs: Option<u16>,
 }
 
 impl RunArgs {
@@ -104,6 +109,7 @@ impl RunArgs {
             acceptors: self.acceptors.map(usize::from),
             listeners: usize::from(self.listeners),
             processes: usize::from(self.processes),
+            runs: self.runs.map(usize::from),
         }
     }
 }
@@ -181,6 +187,8 @@ mod tests {
             "--sources",
             "4",
             "--server-process",
+            "--runs",
+            "3",
         ])
         .unwrap()
         .command
@@ -197,6 +205,7 @@ mod tests {
             (Some(8), Some(32), Some(4096), Some(7), 4)
         );
         assert!(c.server_process);
+        assert_eq!(c.runs, Some(3));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Runs one scenario against the system under test and then, unless `--baseline none`, against
-//! raw tokio, and collects both into a [`RunReport`].
+//! raw tokio, and collects both into a [`RunReport`]; with `--runs N` it does so N times,
+//! interleaved (RUSM, the baselines, RUSM, …), and the report gives medians with min–max.
 
 use std::io;
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub struct RunConfig {
     pub listeners: usize,
     /// Server and client processes (`hold`).
     pub processes: usize,
+    /// Interleaved runs of every target; `None`: the scenario's default
+    /// ([`Scenario::default_runs`]).
+    pub runs: Option<usize>,
 }
 
 impl RunConfig {
@@ -66,6 +70,7 @@ impl RunConfig {
             acceptors: None,
             listeners: 1,
             processes: 1,
+            runs: None,
         }
     }
 }
@@ -112,32 +117,50 @@ pub fn run(config: &RunConfig, metrics: &Arc<Metrics>) -> io::Result<RunReport> 
         Baseline::None => {}
     }
     let (soft, hard) = nofile_limits();
-    let mut results = Vec::new();
-    for (kind, target) in targets {
-        // What the previous target freed must not be reused, unseen, by this one.
-        crate::rss::release_freed_memory();
-        metrics.begin(config.scenario.name(), target.name());
-        metrics.set_target(Some(target.clone()));
-        let ctx = Ctx {
-            target,
-            kind,
-            config,
-            metrics,
-            nofile_hard: hard,
-        };
-        let result = scenario::run(config.scenario, &ctx);
-        metrics.end();
-        results.push(result?);
+    let runs = config
+        .runs
+        .unwrap_or_else(|| config.scenario.default_runs())
+        .max(1);
+    let mut per_run = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut results = Vec::new();
+        for (i, (kind, target)) in targets.iter().enumerate() {
+            // What the previous target freed must not be reused, unseen, by this one.
+            crate::rss::release_freed_memory();
+            metrics.begin(config.scenario.name(), target.name());
+            metrics.set_target(Some(target.clone()));
+            let ctx = Ctx {
+                target: target.clone(),
+                kind: *kind,
+                config,
+                metrics,
+                nofile_hard: hard,
+                is_baseline: i > 0,
+            };
+            let result = scenario::run(config.scenario, &ctx);
+            metrics.end();
+            results.extend(result?);
+        }
+        per_run.push(results);
     }
     let (primary, higher_is_better) = config.scenario.primary();
-    Ok(RunReport {
+    let report = RunReport {
         scenario: config.scenario.name().to_owned(),
         seconds: config.seconds,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         nofile_limit: soft,
         primary,
         higher_is_better,
-        results,
+        results: Vec::new(),
+        runs: Vec::new(),
         notes,
+    };
+    Ok(if runs > 1 {
+        report.with_runs(per_run)
+    } else {
+        RunReport {
+            results: per_run.pop().unwrap_or_default(),
+            ..report
+        }
     })
 }

@@ -11,6 +11,14 @@
 //! | `idle-memory` | 100,000 processes blocked on receive | bytes per process |
 //! | `fan-in` | 100 senders × 10,000 messages to one process | messages/s |
 //! | `restart-storm` | a child that crashes at once, restarted by its supervisor | restarts/s |
+//! | `server-call` | 50 client processes × 16 calls in flight to one server holding a map | calls/s |
+//! | `broadcast` | one message at a time to a group of 10,000 connection-shaped processes | deliveries/s |
+//!
+//! A scenario may measure more than one baseline on the tokio side: the bare-tokio program
+//! that is the physical limit and, where it is a different program, the like-for-like one
+//! (`server-call`: the hand-written tokio actor, and tasks sharing an `Arc<Mutex<HashMap>>`).
+//! Each result carries a label saying which it is. `--runs N` repeats the whole set, RUSM and
+//! baselines interleaved, and the report gives medians with min–max.
 
 use std::future::Future;
 use std::io;
@@ -22,10 +30,12 @@ use crate::metrics::Metrics;
 use crate::report::TargetResult;
 use crate::target::{Target, TargetKind};
 
+mod broadcast;
 mod connection_storm;
 mod echo_throughput;
 mod hold;
 mod process;
+mod server_call;
 
 /// A benchmark scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -46,11 +56,15 @@ pub enum Scenario {
     FanIn,
     /// A supervisor restarting a child that crashes at once; restarts/s.
     RestartStorm,
+    /// 50 clients × 16 calls in flight to one gen_server holding a map; calls/s.
+    ServerCall,
+    /// One message at a time to a group of 10,000 processes; deliveries/s.
+    Broadcast,
 }
 
 impl Scenario {
     /// Every scenario, in `list` order.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::ConnectionStorm,
         Scenario::Hold,
         Scenario::EchoThroughput,
@@ -59,6 +73,8 @@ impl Scenario {
         Scenario::IdleMemory,
         Scenario::FanIn,
         Scenario::RestartStorm,
+        Scenario::ServerCall,
+        Scenario::Broadcast,
     ];
 
     /// The CLI name, e.g. `connection-storm`.
@@ -72,6 +88,8 @@ impl Scenario {
             Scenario::IdleMemory => "idle-memory",
             Scenario::FanIn => "fan-in",
             Scenario::RestartStorm => "restart-storm",
+            Scenario::ServerCall => "server-call",
+            Scenario::Broadcast => "broadcast",
         }
     }
 
@@ -112,6 +130,16 @@ impl Scenario {
                 "a child that panics at once, restarted by its supervisor; restarts/s \
                  [--count bound 10000000]"
             }
+            Scenario::ServerCall => {
+                "50 client processes each keeping N calls in flight to one server holding a map, \
+                 vs a tokio actor (mpsc + oneshot + timeout) and an Arc<Mutex<HashMap>>; calls/s \
+                 [--concurrency in-flight N=16, --count calls per client 20000, --runs 5]"
+            }
+            Scenario::Broadcast => {
+                "one frame at a time to a pg group of connection-shaped processes, vs a tokio \
+                 loop over unbounded senders; deliveries/s [--connections members=10000, \
+                 --count broadcasts 500, --size 64, --runs 5]"
+            }
         }
     }
 
@@ -126,6 +154,17 @@ impl Scenario {
             Scenario::IdleMemory => ("bytes_per_process", false),
             Scenario::FanIn => ("msgs_per_s", true),
             Scenario::RestartStorm => ("restarts_per_s", true),
+            Scenario::ServerCall => ("calls_per_s", true),
+            Scenario::Broadcast => ("deliveries_per_s", true),
+        }
+    }
+
+    /// How many interleaved runs `run` makes unless `--runs` says: 5 for the scenarios with
+    /// several baselines, 1 for the others (whose docs repeat them from the shell).
+    pub fn default_runs(self) -> usize {
+        match self {
+            Scenario::ServerCall | Scenario::Broadcast => 5,
+            _ => 1,
         }
     }
 
@@ -151,6 +190,9 @@ pub struct Ctx<'a> {
     pub metrics: &'a Arc<Metrics>,
     /// RLIMIT_NOFILE hard limit.
     pub nofile_hard: u64,
+    /// Whether this target is measured as the baseline (then a scenario may add the
+    /// bare-tokio physical limit next to the like-for-like program).
+    pub is_baseline: bool,
 }
 
 impl Ctx<'_> {
@@ -160,13 +202,14 @@ impl Ctx<'_> {
     }
 }
 
-/// Measures `ctx.target` in `scenario`.
+/// Measures `ctx.target` in `scenario`: one result, or several when the target is the
+/// baseline and the scenario has a second baseline program (each result labelled).
 ///
 /// # Errors
 ///
 /// Setting up failed (runtime, server, child process); load errors are counted, not returned.
-pub fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult> {
-    match scenario {
+pub fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<Vec<TargetResult>> {
+    let one = match scenario {
         Scenario::ConnectionStorm => connection_storm::run(ctx),
         Scenario::Hold => hold::run(ctx),
         Scenario::EchoThroughput => echo_throughput::run(ctx),
@@ -175,7 +218,10 @@ pub fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult> {
         | Scenario::IdleMemory
         | Scenario::FanIn
         | Scenario::RestartStorm => process::run(scenario, ctx),
-    }
+        Scenario::ServerCall => return server_call::run(ctx),
+        Scenario::Broadcast => return broadcast::run(ctx),
+    };
+    one.map(|r| vec![r])
 }
 
 /// Runs the client side of a TCP scenario on its own OS thread with a current-thread tokio

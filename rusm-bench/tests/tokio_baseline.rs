@@ -98,3 +98,76 @@ fn rusm_target_falls_back_to_tokio_with_a_note_until_compiled_in() {
         assert!(report.ratio().is_some(), "{report}");
     }
 }
+
+#[test]
+fn server_call_answers_every_call_right() {
+    let r = run(Scenario::ServerCall, 30.0, |c| {
+        c.count = Some(200);
+        c.runs = Some(1);
+    });
+    assert_eq!(figure(&r, "calls"), 50.0 * 200.0, "{r}");
+    assert_eq!(figure(&r, "failed"), 0.0, "{r}");
+    assert_eq!(figure(&r, "in_flight_per_client"), 16.0, "{r}");
+    assert_eq!(r.results[0].target, "tokio-actor", "{r}");
+    assert!(r.results[0]
+        .label
+        .as_deref()
+        .unwrap()
+        .starts_with("like-for-like"));
+}
+
+#[test]
+fn broadcast_reaches_every_member_every_time() {
+    let r = run(Scenario::Broadcast, 30.0, |c| {
+        c.connections = Some(500);
+        c.count = Some(20);
+        c.runs = Some(1);
+    });
+    assert_eq!(figure(&r, "deliveries"), 500.0 * 20.0, "{r}");
+    assert_eq!(figure(&r, "broadcasts"), 20.0, "{r}");
+    assert!(figure(&r, "deliveries_per_s") > 0.0, "{r}");
+}
+
+#[test]
+fn server_call_interleaves_rusm_and_both_labelled_baselines() {
+    let mut config = RunConfig::new(Scenario::ServerCall, 30.0);
+    config.count = Some(100);
+    config.concurrency = Some(1);
+    config.runs = Some(3);
+    let report = engine::run(&config, &Metrics::new()).unwrap();
+    let names: Vec<&str> = report.results.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(
+        names,
+        ["rusm", "tokio-actor", "tokio-mutex-map"],
+        "{report}"
+    );
+    assert_eq!(report.run_count(), 3, "{report}");
+    for r in &report.results {
+        assert_eq!(r.get("calls"), Some(50.0 * 100.0), "{report}");
+        assert_eq!(r.get("in_flight_per_client"), Some(1.0), "{report}");
+        assert!(r.label.is_some(), "{report}");
+    }
+    assert_eq!(report.ratio_to(2, "calls_per_s").unwrap().each.len(), 3);
+    let json = report.to_json();
+    assert_eq!(json["baselines"][0]["target"], "tokio-actor");
+    assert!(json["baselines"][1]["label"]
+        .as_str()
+        .unwrap()
+        .contains("physical limit"));
+}
+
+#[test]
+fn broadcast_on_rusm_reaches_every_group_member() {
+    let mut config = RunConfig::new(Scenario::Broadcast, 30.0);
+    config.connections = Some(300);
+    config.count = Some(10);
+    config.runs = Some(1);
+    config.baseline = Baseline::None;
+    let report = engine::run(&config, &Metrics::new()).unwrap();
+    assert_eq!(report.results.len(), 1, "{report}");
+    assert_eq!(
+        report.results[0].get("deliveries"),
+        Some(3_000.0),
+        "{report}"
+    );
+}

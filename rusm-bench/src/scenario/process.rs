@@ -25,7 +25,9 @@ pub(crate) fn default_count(scenario: Scenario) -> u64 {
 /// Senders for `fan-in` unless `--concurrency` says otherwise.
 pub(crate) const DEFAULT_SENDERS: u64 = 100;
 
-pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult> {
+/// A fresh multi-thread runtime with one worker per core, whose alive processes (or tasks)
+/// the dashboard shows.
+pub(super) fn runtime(ctx: &Ctx<'_>) -> io::Result<tokio::runtime::Runtime> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
@@ -39,6 +41,12 @@ pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult>
             .alive_processes()
             .unwrap_or(handle.metrics().num_alive_tasks() as u64)
     })));
+    Ok(rt)
+}
+
+pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = runtime(ctx)?;
     let run = ProcessRun {
         count: ctx.config.count.unwrap_or_else(|| default_count(scenario)),
         senders: ctx.config.concurrency.map_or(DEFAULT_SENDERS, |c| c as u64),
@@ -115,8 +123,12 @@ pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult>
                     .push("idle processes did not all exit within 30 s of release".into());
             }
         }
-        Scenario::ConnectionStorm | Scenario::Hold | Scenario::EchoThroughput => {
-            unreachable!("TCP scenarios are not process scenarios")
+        Scenario::ConnectionStorm
+        | Scenario::Hold
+        | Scenario::EchoThroughput
+        | Scenario::ServerCall
+        | Scenario::Broadcast => {
+            unreachable!("not one of this module's scenarios")
         }
     }
     rt.shutdown_timeout(Duration::from_secs(2));

@@ -35,7 +35,7 @@ impl RusmTarget {
     }
 
     fn runtime(&self) -> Runtime {
-        let rt = Runtime::current();
+        let rt = Runtime::attach();
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(rt.clone());
         rt
     }
@@ -353,18 +353,18 @@ impl Target for RusmTarget {
                 let addr = rt.spawn(move |mut ctx: Ctx<Arc<[u8]>>| async move {
                     let mut out = OutBuf::new(run.size);
                     ready.count_down();
-                    loop {
-                        let frame = ctx.recv_user().await;
+                    while let Msg::User(frame) = ctx.recv().await {
                         out.write(&frame);
                         deliveries.delivered();
                     }
                 });
-                if rt.pg().join(GROUP, &addr).is_err() {
-                    ready.forget(1);
+                // A fresh process of the group's type joins; only a dead one could not.
+                if rt.pg().join(GROUP, &addr).is_ok() {
+                    members.push(addr);
                 }
-                members.push(addr);
             }
-            ready.wait().await;
+            let joined = members.len() as u64;
+            let _ = tokio::time::timeout(ROUND_GRACE, ready.wait()).await;
             // The broadcaster is a process too, on a worker as the members are.
             let (done_tx, done_rx) = tokio::sync::oneshot::channel();
             let group = rt.clone();
@@ -374,7 +374,7 @@ impl Target for RusmTarget {
                 let start = Instant::now();
                 let mut rounds = 0;
                 while rounds < run.broadcasts && Instant::now() < run.deadline {
-                    let goal = deliveries.expect(run.members);
+                    let goal = deliveries.expect(joined);
                     group.pg().send(GROUP, frame.clone());
                     if !deliveries.reach(goal, grace).await {
                         break;
