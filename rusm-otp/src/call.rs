@@ -85,15 +85,20 @@ impl<M> Addr<M> {
         if self.send(make(ReplyTo { tx })).is_err() {
             return Err(CallError::NoProc(pid, ()));
         }
-        match within(timeout, rx).await {
+        // One deadline for both waits: a handle dropped late must not extend the call.
+        let reply = within(timeout, async {
+            match rx.await {
+                Ok(r) => Ok(r),
+                // The reply handle was dropped unanswered: as a gen_server caller, wait for
+                // the callee's exit (its reason) or the timeout. The handle is usually dropped
+                // because the callee is exiting, just before its exit is recorded.
+                Err(_) => Err(self.wait().await),
+            }
+        })
+        .await;
+        match reply {
             Some(Ok(r)) => Ok(r),
-            // The reply handle was dropped unanswered: as a gen_server caller, wait for the
-            // callee's exit (its reason) or the timeout. The handle is usually dropped because
-            // the callee is exiting, just before its exit is recorded.
-            Some(Err(_)) => match within(timeout, self.wait()).await {
-                Some(reason) => Err(CallError::Exited(pid, reason)),
-                None => Err(CallError::Timeout),
-            },
+            Some(Err(reason)) => Err(CallError::Exited(pid, reason)),
             None => Err(CallError::Timeout),
         }
     }

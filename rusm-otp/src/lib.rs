@@ -69,7 +69,7 @@ pub use monitor::{Down, MonitorRef};
 pub use panics::report_process_panics;
 pub use pg::{Pg, PgError};
 pub use process::{current_pid, Addr, Ctx, Msg, Pid, ProcessHandle};
-pub use runtime::{raise_fd_limit, Runtime};
+pub use runtime::{raise_fd_limit, Runtime, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use server::ServerRef;
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,

@@ -133,9 +133,7 @@ impl ProcessHandle {
 
     /// The runtime the process runs on.
     pub fn runtime(&self) -> Runtime {
-        Runtime {
-            inner: self.rt.clone(),
-        }
+        Runtime::borrowed(self.rt.clone())
     }
 }
 
@@ -325,6 +323,25 @@ pin_project_lite::pin_project! {
         tx: Arc<mailbox::Mailbox<M>>,
         #[pin]
         body: Option<Fut>,
+    }
+
+    impl<Fut, M> PinnedDrop for Task<Fut, M> {
+        // A task dropped before its body finished (its tokio runtime shut down): the process
+        // is killed, and its exit completes here — body dropped, mailbox closed, name,
+        // links and monitors released — so that nothing waits on it for ever.
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.body.is_none() {
+                return;
+            }
+            let Some(rt) = this.rt.as_ref() else {
+                return;
+            };
+            this.cell.lock().exit = Some(ExitReason::Killed);
+            let _ = catch_unwind(AssertUnwindSafe(|| this.body.set(None)));
+            this.tx.close();
+            finish(rt, this.cell, ExitReason::Killed);
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use crate::process::cell::Cell;
 use crate::process::Pid;
@@ -46,6 +47,7 @@ pub(crate) struct Inner {
     owned: Mutex<Option<tokio::runtime::Runtime>>,
     /// Running listeners, in start order; each removes itself when it stops.
     pub(crate) listeners: Mutex<Vec<crate::tcp::Listener>>,
+    shut_down: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -94,6 +96,94 @@ impl Inner {
         let roots = self.roots.lock().unwrap_or_else(|p| p.into_inner());
         roots.iter().filter_map(Weak::upgrade).collect()
     }
+
+    fn cells(&self) -> Vec<Arc<Cell>> {
+        let mut cells = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            cells.extend(shard.values().cloned());
+        }
+        cells
+    }
+
+    /// See [`Runtime::shutdown`].
+    fn shutdown(&self, timeout: Duration) {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let in_async = tokio::runtime::Handle::try_current().is_ok();
+        match (owned, in_async) {
+            (Some(rt), false) => {
+                rt.block_on(self.stop_all(timeout));
+                // Drops every task (every body) and joins the worker threads.
+                rt.shutdown_timeout(timeout);
+            }
+            (None, false) => self.handle.block_on(self.stop_all(timeout)),
+            (owned, true) => {
+                self.stop_now();
+                if let Some(rt) = owned {
+                    rt.shutdown_background();
+                }
+            }
+        }
+    }
+
+    /// Stops the roots in reverse start order under their shutdown specs, then kills the rest
+    /// and waits for every exit to complete, all within `timeout`.
+    async fn stop_all(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut roots = self.roots();
+        roots.reverse();
+        for root in roots {
+            let Some(cell) = self.lookup(root.pid) else {
+                continue;
+            };
+            // A supervisor treats an exit signal from outside as its parent's: it stops its
+            // children under their shutdown specs, then itself.
+            cell.exit_signal(
+                Pid::EXTERNAL,
+                &crate::ExitReason::Shutdown(None),
+                false,
+                false,
+            );
+            let _ = tokio::time::timeout_at(deadline, cell.wait_finished()).await;
+        }
+        let left = self.cells();
+        if !left.is_empty() {
+            tracing::debug!(
+                processes = left.len(),
+                "runtime shutdown: killing the processes left"
+            );
+        }
+        for cell in &left {
+            cell.lock().orderly = true;
+            cell.exit_signal(Pid::EXTERNAL, &crate::ExitReason::Killed, true, false);
+        }
+        // A kill is handled at the process's next poll: a short grace even past the deadline.
+        let grace = deadline.max(tokio::time::Instant::now() + Duration::from_millis(100));
+        for cell in &left {
+            let _ = tokio::time::timeout_at(grace, cell.wait_finished()).await;
+        }
+    }
+
+    /// What can be done without waiting: tell the roots to stop and kill every process.
+    fn stop_now(&self) {
+        for root in self.roots().into_iter().rev() {
+            if let Some(cell) = self.lookup(root.pid) {
+                cell.exit_signal(
+                    Pid::EXTERNAL,
+                    &crate::ExitReason::Shutdown(None),
+                    false,
+                    false,
+                );
+            }
+        }
+        for cell in self.cells() {
+            cell.lock().orderly = true;
+            cell.exit_signal(Pid::EXTERNAL, &crate::ExitReason::Killed, true, false);
+        }
+    }
 }
 
 thread_local! {
@@ -141,7 +231,27 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
 #[derive(Clone)]
 pub struct Runtime {
     pub(crate) inner: Arc<Inner>,
+    /// Held by the handles made by `new`/`with_handle`/`attach` and their clones, not by
+    /// those a process gets (`Ctx::runtime`, `Runtime::current`): when the last one goes, the
+    /// runtime shuts down. Processes hold `inner`, so without this nothing would ever free
+    /// a runtime whose processes live.
+    _owner: Option<Arc<Owner>>,
 }
+
+/// The last owning handle's drop shuts the runtime down ([`Runtime::shutdown`]).
+struct Owner {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.inner.shutdown(DEFAULT_SHUTDOWN_TIMEOUT);
+    }
+}
+
+/// How long dropping the last owning [`Runtime`] handle waits for the supervision tree to
+/// stop under its shutdown specs before it kills what is left.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -178,20 +288,60 @@ impl Runtime {
             .map(|_| Mutex::new(PidMap::default()))
             .collect::<Vec<_>>()
             .into_boxed_slice();
+        let inner = Arc::new(Inner {
+            handle,
+            next_pid: AtomicU64::new(1),
+            alive: AtomicUsize::new(0),
+            spawned: AtomicU64::new(0),
+            shards,
+            registry: Registry::default(),
+            groups: Default::default(),
+            roots: Mutex::new(Vec::new()),
+            owned: Mutex::new(None),
+            listeners: Mutex::new(Vec::new()),
+            shut_down: std::sync::atomic::AtomicBool::new(false),
+        });
+        let owner = Some(Arc::new(Owner {
+            inner: inner.clone(),
+        }));
         Runtime {
-            inner: Arc::new(Inner {
-                handle,
-                next_pid: AtomicU64::new(1),
-                alive: AtomicUsize::new(0),
-                spawned: AtomicU64::new(0),
-                shards,
-                registry: Registry::default(),
-                groups: Default::default(),
-                roots: Mutex::new(Vec::new()),
-                owned: Mutex::new(None),
-                listeners: Mutex::new(Vec::new()),
-            }),
+            inner,
+            _owner: owner,
         }
+    }
+
+    /// A handle that does not keep the runtime from shutting down (what a process gets).
+    pub(crate) fn borrowed(inner: Arc<Inner>) -> Runtime {
+        Runtime {
+            inner,
+            _owner: None,
+        }
+    }
+
+    /// Shuts the runtime down, as dropping its last owning handle does, waiting at most
+    /// `timeout` for the orderly part:
+    ///
+    /// 1. the root supervisors are stopped in reverse start order, each under its children's
+    ///    shutdown specs (OTP's application stop);
+    /// 2. every process still alive is killed, and every process body is dropped;
+    /// 3. a tokio runtime made by [`Runtime::new`] is shut down and its threads joined.
+    ///
+    /// Called from inside an async context (where nothing may block), step 1 is only begun:
+    /// the roots are told to stop and everything is killed at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rusm_otp::{Ctx, Runtime};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// let p = rt.spawn(|mut ctx: Ctx| async move { ctx.recv().await; });
+    /// rt.shutdown(Duration::from_secs(1));
+    /// assert!(!p.is_alive());
+    /// ```
+    pub fn shutdown(self, timeout: Duration) {
+        self.inner.shutdown(timeout);
     }
 
     /// Attaches a new RUSM runtime to the tokio runtime this is called from (e.g. in a
@@ -246,7 +396,7 @@ impl Runtime {
             let rt = c.take();
             let out = rt.clone();
             c.set(rt);
-            out.map(|inner| Runtime { inner })
+            out.map(Runtime::borrowed)
         })
     }
 

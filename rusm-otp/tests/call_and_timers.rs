@@ -163,3 +163,24 @@ async fn cancel_after_fire_returns_false() {
     });
     assert_eq!(within("exit", p.wait()).await, ExitReason::Normal);
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn call_timeout_is_one_deadline_even_when_the_reply_handle_is_dropped_late() {
+    let rt = Runtime::attach();
+    // Holds the reply handle for 80 ms, then drops it unanswered and lives on.
+    let s = rt.spawn(|mut ctx: rusm_otp::Ctx<rusm_otp::ReplyTo<u8>>| async move {
+        let Msg::User(reply) = ctx.recv().await else {
+            return;
+        };
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        drop(reply);
+        ctx.recv().await;
+    });
+    let t = tokio::time::Instant::now();
+    let r = s
+        .call_timeout(|reply| reply, Duration::from_millis(100))
+        .await;
+    assert_eq!(r, Err(CallError::Timeout));
+    assert_eq!(t.elapsed(), Duration::from_millis(100));
+    s.kill();
+}
