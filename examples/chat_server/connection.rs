@@ -1,7 +1,8 @@
 //! A connection: a process with a mailbox. It reads commands from its socket and lines for
 //! its client from its mailbox, in one `tokio::select!`: both branches are cancel safe
 //! (`read` into a buffer kept across iterations, `Ctx::recv`), so nothing is lost whichever
-//! wins.
+//! wins. After each command of a chunk it delivers what its mailbox holds, so that a chunk of
+//! many commands never piles up its own echoes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,6 +80,9 @@ pub(crate) async fn serve(
                     if let After::Close = handle(&line, &mut ctx, &mut stream, &mut session, &chat).await? {
                         return Ok(());
                     }
+                    if let After::Close = flush(&mut ctx, &mut stream, &mut session).await? {
+                        return Ok(());
+                    }
                 }
                 buf.drain(..start);
                 // A line without its end yet: `\r\n` allows one byte more.
@@ -86,21 +90,66 @@ pub(crate) async fn serve(
                     return too_long(&mut stream).await;
                 }
             }
-            msg = ctx.recv() => match msg {
-                Msg::User(ConnMsg::Line(line)) => stream.write_all(line.as_bytes()).await?,
-                Msg::User(ConnMsg::Bye) => return bye(&mut stream).await,
-                Msg::Down(down) => {
-                    // A room this connection is in went down: it crashed (or stopped).
-                    let gone = session.rooms.iter().find(|(_, (_, m))| *m == down.monitor).map(|(n, _)| n.clone());
-                    if let Some(name) = gone {
-                        session.rooms.remove(&name);
-                        stream.write_all(format!("* {name} closed\n").as_bytes()).await?;
-                    }
+            msg = ctx.recv() => {
+                if let After::Close = deliver(msg, &mut stream, &mut session).await? {
+                    return Ok(());
                 }
-                Msg::Exit(_) => {}
             }
         }
     }
+}
+
+/// Acts on one message from the mailbox: a line for the client, `BYE`, or a room gone.
+async fn deliver(
+    msg: Msg<ConnMsg>,
+    stream: &mut TcpStream,
+    session: &mut Session,
+) -> std::io::Result<After> {
+    match msg {
+        Msg::User(ConnMsg::Line(line)) => stream.write_all(line.as_bytes()).await?,
+        Msg::User(ConnMsg::Bye) => {
+            bye(stream).await?;
+            return Ok(After::Close);
+        }
+        Msg::Down(down) => {
+            // A room this connection is in went down: it crashed (or stopped).
+            let gone = session
+                .rooms
+                .iter()
+                .find(|(_, (_, m))| *m == down.monitor)
+                .map(|(n, _)| n.clone());
+            if let Some(name) = gone {
+                session.rooms.remove(&name);
+                stream
+                    .write_all(format!("* {name} closed\n").as_bytes())
+                    .await?;
+            }
+        }
+        Msg::Exit(_) => {}
+    }
+    Ok(After::Go)
+}
+
+/// Delivers what the mailbox holds now, without waiting for more.
+///
+/// Called after every command of a chunk: a client that sends many lines at once (a paste)
+/// gets its rooms' lines, its own echoes included, as they come, instead of after the whole
+/// chunk; else the echoes of one chunk alone could fill its outbox, and a client that reads
+/// all it is sent would be dropped as a slow reader.
+async fn flush(
+    ctx: &mut Ctx<ConnMsg>,
+    stream: &mut TcpStream,
+    session: &mut Session,
+) -> std::io::Result<After> {
+    // A count taken now: lines that keep coming wait for the next turn, and `recv` never
+    // waits, as at least that many messages are queued.
+    for _ in 0..ctx.message_queue_len() {
+        let msg = ctx.recv().await;
+        if let After::Close = deliver(msg, stream, session).await? {
+            return Ok(After::Close);
+        }
+    }
+    Ok(After::Go)
 }
 
 async fn too_long(stream: &mut TcpStream) -> std::io::Result<()> {
