@@ -128,7 +128,7 @@ async fn main(rt: Runtime) -> ExitCode {
             debug: args.debug_commands,
         });
         let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
-        ListenerBuilder::new(serve, rusm::ListenerConfig::new(args.addr.clone()))
+        ListenerBuilder::new(serve(), rusm::ListenerConfig::new(args.addr.clone()))
             .configure(|mut c| {
                 c.max_connections = args.max_connections;
                 c.idle_timeout = idle;

@@ -159,10 +159,20 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         #(#docs)*
         ///
         /// A connection handler (`#[rusm::connection]`): run it with `#[rusm::listener]` or
-        /// `rusm::ListenerBuilder`.
+        /// `rusm::ListenerBuilder`. The type is braced, so that it is not a value: a binding
+        /// of the same name elsewhere (`|h| h.pid()`) stays a binding.
         #[allow(non_camel_case_types)]
         #[derive(Debug, Clone, Copy, Default)]
-        #vis struct #name;
+        #vis struct #name {}
+
+        #(#docs)*
+        ///
+        /// The connection handler as a value, e.g. for `ListenerBuilder::new(h(), config)`.
+        /// A function, not a unit struct, so that it never shadows a binding.
+        #[allow(dead_code)]
+        #vis fn #name() -> #name {
+            #name {}
+        }
 
         impl #name {
             #[doc(hidden)]

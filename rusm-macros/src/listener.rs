@@ -2,7 +2,8 @@
 //! builder, `start` and `child_spec`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Fields, Item};
 
 use crate::args::{self, Errors};
@@ -148,6 +149,15 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     };
     let name = &s.ident;
     let id = name.to_string();
+    // The handler as a value, checked to be one: a plain `fn` gets the handler trait's
+    // "not a RUSM connection handler" note, at the handler's span.
+    let check = quote_spanned! {handler.span()=>
+        {
+            #[allow(unused_imports)]
+            use ::rusm::__private::probe::{ViaFactory as _, ViaValue as _, Fallback as _};
+            ::rusm::__private::probe::require((&&::rusm::__private::probe::Probe(#handler)).rusm_probe());
+        }
+    };
     Ok(quote! {
         #s
 
@@ -167,7 +177,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             /// A builder with these options and the handler: override the address or any
             /// option, give the handler's shared state, then `start` or `child_spec`.
             pub fn builder() -> ::rusm::__private::ListenerBuilder<#handler> {
-                ::rusm::__private::ListenerBuilder::new(#handler, Self::config())
+                #check
+                ::rusm::__private::ListenerBuilder::<#handler>::of(Self::config())
             }
 
             /// Starts the listener as a root of `rt`'s supervision tree.

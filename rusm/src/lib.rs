@@ -42,8 +42,14 @@ pub use rusm_otp::*;
 /// Options: `idle_timeout_ms = N` (a peer silent for N ms is disconnected) and
 /// `close_with_reset = true|false`; they override the listener's.
 ///
-/// What is generated: `struct name;` (with the fn's docs), the fn body as a hidden
-/// associated fn, and `impl rusm::Handler for name`.
+/// What is generated: a braced `struct name {}` (with the fn's docs) that implements
+/// [`Handler`], the fn body as a hidden associated fn, and `fn name() -> name`, the handler
+/// as a value (`ListenerBuilder::new(name(), config)`). Neither is a unit struct, so a
+/// binding called `name` elsewhere (`|name| …`) is never taken for the handler.
+///
+/// Give the context a message type, `ctx: Ctx<M>`, and the connection's process has a
+/// mailbox: `ctx.myself()` is its [`Addr<M>`](Addr); wait for socket data and messages in
+/// one `tokio::select!` (see the guide, `docs/GUIDE.md`).
 ///
 /// ```
 /// use rusm::prelude::*;
@@ -126,6 +132,54 @@ pub mod __private {
     };
     pub use std::sync::Arc;
     pub use std::time::Duration;
+
+    pub mod probe {
+        //! Tells a listener's handler value apart (autoref specialization): the function
+        //! `#[rusm::connection]` makes, a unit-struct handler, or anything else, which gets
+        //! the `Handler` trait's "not a RUSM connection handler" error at its own span.
+        use rusm_otp::Handler;
+        use std::marker::PhantomData;
+
+        #[derive(Debug)]
+        pub struct Probe<T>(pub T);
+
+        /// A handler.
+        #[derive(Debug)]
+        pub struct Handled;
+
+        /// Something else: a handler only if `T` implements `Handler`.
+        #[derive(Debug)]
+        pub struct Unknown<T>(PhantomData<T>);
+
+        pub trait Check {}
+        impl Check for Handled {}
+        impl<T: Handler> Check for Unknown<T> {}
+
+        pub fn require<C: Check>(_: C) {}
+
+        pub trait ViaFactory {
+            fn rusm_probe(&self) -> Handled {
+                Handled
+            }
+        }
+        /// `h`, the function `#[rusm::connection] async fn h` makes.
+        impl<F: Fn() -> H, H: Handler> ViaFactory for &&Probe<F> {}
+
+        pub trait ViaValue {
+            fn rusm_probe(&self) -> Handled {
+                Handled
+            }
+        }
+        /// A unit struct that implements `Handler` by hand.
+        impl<H: Handler> ViaValue for &Probe<H> {}
+
+        pub trait Fallback<T> {
+            fn rusm_probe(&self) -> Unknown<T> {
+                Unknown(PhantomData)
+            }
+        }
+        impl<T> Fallback<T> for Probe<T> {}
+    }
 }
 
 /// What most RUSM programs use: the runtime, processes, supervisors, TCP and tokio's I/O

@@ -122,14 +122,22 @@ pub trait Handler: Send + Sync + 'static {
 /// ```
 #[derive(Debug)]
 pub struct ListenerBuilder<H: Handler> {
-    _handler: H,
+    _handler: std::marker::PhantomData<H>,
     config: ListenerConfig,
     state: Option<Arc<H::State>>,
 }
 
 impl<H: Handler> ListenerBuilder<H> {
     /// A builder for `handler` with `config`; the handler's options override the config's.
-    pub fn new(handler: H, mut config: ListenerConfig) -> Self {
+    /// (`#[rusm::connection] async fn h` makes `h()` the handler's value.)
+    pub fn new(handler: H, config: ListenerConfig) -> Self {
+        let _ = handler;
+        Self::of(config)
+    }
+
+    /// A builder for handler type `H` with `config`, when there is no value at hand:
+    /// `ListenerBuilder::<h>::of(config)`.
+    pub fn of(mut config: ListenerConfig) -> Self {
         let opts = H::options();
         if let Some(t) = opts.idle_timeout {
             config.idle_timeout = Some(t);
@@ -138,7 +146,7 @@ impl<H: Handler> ListenerBuilder<H> {
             config.close_with_reset = r;
         }
         ListenerBuilder {
-            _handler: handler,
+            _handler: std::marker::PhantomData,
             config,
             state: None,
         }
