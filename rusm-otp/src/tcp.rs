@@ -354,7 +354,7 @@ where
     let is_root = parent.is_none();
     // Listeners sharing a port with SO_REUSEPORT get a number after the first one's name.
     let mut name = format!("listener {local}");
-    let runtime = Runtime { inner: rt.clone() };
+    let runtime = Runtime::borrowed(rt.clone());
     let mut n = 2;
     while config.reuse_port && runtime.whereis(&name).is_some() {
         name = format!("listener {local} #{n}");

@@ -147,9 +147,7 @@ impl<M> Ctx<M> {
 
     /// The runtime this process runs on.
     pub fn runtime(&self) -> Runtime {
-        Runtime {
-            inner: self.addr.handle.rt.clone(),
-        }
+        Runtime::borrowed(self.addr.handle.rt.clone())
     }
 
     /// Receives the next message, waiting as long as it takes. System messages come first.

@@ -224,9 +224,7 @@ impl Starter {
 
     /// The runtime.
     pub fn runtime(&self) -> crate::Runtime {
-        crate::Runtime {
-            inner: self.rt.clone(),
-        }
+        crate::Runtime::borrowed(self.rt.clone())
     }
 }
 
