@@ -37,7 +37,7 @@
 //!         )
 //!         .await
 //!         .unwrap();
-//!     assert_eq!(sup.count_children().active, 2);
+//!     assert_eq!(sup.count_children().await.unwrap().active, 2);
 //!     println!("{}", rt.tree());
 //!     sup.stop().await;
 //! });
@@ -295,6 +295,28 @@ impl SupervisorShared {
         self.children.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The rows of [`SupervisorRef::which_children`], read now: the caller decides whether
+    /// that is ordered with the supervisor's handling (a call answered by the supervisor) or
+    /// a snapshot (inspection, a listener's drain).
+    pub(crate) fn which_children_now(&self) -> Vec<ChildInfo> {
+        match &*self.lock() {
+            ChildTable::Static(v) => v.iter().map(child_info).collect(),
+            ChildTable::Dynamic(m) => {
+                let mut v: Vec<ChildInfo> = m.values().map(|c| child_info(c)).collect();
+                v.sort_by_key(|c| c.pid);
+                v
+            }
+        }
+    }
+
+    /// [`SupervisorRef::count_children`], read now (see [`which_children_now`](Self::which_children_now)).
+    pub(crate) fn count_now(&self) -> ChildCounts {
+        match &*self.lock() {
+            ChildTable::Static(v) => count(v.iter()),
+            ChildTable::Dynamic(m) => count(m.values().map(|c| &**c)),
+        }
+    }
+
     fn with_static<R>(&self, f: impl FnOnce(&mut Vec<Child>) -> R) -> R {
         match &mut *self.lock() {
             ChildTable::Static(v) => f(v),
@@ -367,6 +389,8 @@ pub(crate) enum SupMsg {
     TerminateChild(String, ReplyTo<Result<(), SupervisorError>>),
     RestartChild(String, ReplyTo<Result<Option<Pid>, SupervisorError>>),
     DeleteChild(String, ReplyTo<Result<(), SupervisorError>>),
+    WhichChildren(ReplyTo<Result<Vec<ChildInfo>, SupervisorError>>),
+    CountChildren(ReplyTo<Result<ChildCounts, SupervisorError>>),
     TryAgain(Arc<str>),
     DelayedRestart,
     Stop,
@@ -461,24 +485,67 @@ impl SupervisorRef {
             .await
     }
 
-    /// The children in start order (`which_children/1`). Read from the supervisor's shared
-    /// table: it never waits for a busy supervisor.
-    pub fn which_children(&self) -> Vec<ChildInfo> {
-        match &*self.shared.lock() {
-            ChildTable::Static(v) => v.iter().map(child_info).collect(),
-            ChildTable::Dynamic(m) => m.values().map(|c| child_info(c)).collect(),
-        }
+    /// The children in start order (`which_children/1`).
+    ///
+    /// A call, as OTP's: the supervisor answers between the messages it handles, so the answer
+    /// reflects every child exit it has seen — a child that exited before the call is shown
+    /// restarted, stopped or gone, never with its dead pid. It waits while the supervisor is
+    /// busy (starting or stopping a child); [`Runtime::tree`] reads the same rows without
+    /// waiting, at the cost of showing the supervisor mid-step.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NoProc`] when the supervisor is not alive.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: the request changes nothing, and dropping the future only
+    /// stops waiting for the answer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ChildSpec, Ctx, Runtime, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let worker = ChildSpec::worker("w", |mut ctx: Ctx<()>| async move { ctx.recv().await; });
+    ///     let sup = rt
+    ///         .start_supervisor(SupervisorSpec::new(Default::default()).child(worker))
+    ///         .await
+    ///         .unwrap();
+    ///     let old = sup.which_children().await.unwrap()[0].pid.unwrap();
+    ///     let h = rt.process(old).unwrap();
+    ///     h.kill();
+    ///     h.wait().await;
+    ///     // The supervisor has handled the exit before it answers: a new pid, never the old one.
+    ///     let now = sup.which_children().await.unwrap()[0].pid;
+    ///     assert!(now.is_some() && now != Some(old));
+    ///     sup.stop().await;
+    /// });
+    /// ```
+    pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        self.request(SupMsg::WhichChildren).await
     }
 
-    /// Counts of the children (`count_children/1`).
-    pub fn count_children(&self) -> ChildCounts {
-        match &*self.shared.lock() {
-            ChildTable::Static(v) => count(v.iter()),
-            ChildTable::Dynamic(m) => count(m.values().map(|c| &**c)),
-        }
+    /// Counts of the children (`count_children/1`): a call, ordered with the supervisor's
+    /// handling as [`which_children`](Self::which_children).
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NoProc`] when the supervisor is not alive.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future only stops waiting for the answer.
+    pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
+        self.request(SupMsg::CountChildren).await
     }
 
-    /// The pid of the running child with this id.
+    /// The pid of the running child with this id, read from the supervisor's table without
+    /// a call (as [`Runtime::tree`]): it does not wait for a busy supervisor, and it may still
+    /// show a child that has exited but whose exit the supervisor has not handled yet. Use
+    /// [`which_children`](Self::which_children) for an answer ordered with the supervisor.
     pub fn child_pid(&self, id: &str) -> Option<Pid> {
         match &*self.shared.lock() {
             ChildTable::Static(v) => v.iter().find(|c| &*c.id == id).and_then(Child::pid),
@@ -708,6 +775,12 @@ impl Sup {
                     }
                 });
                 reply.reply(r);
+            }
+            SupMsg::WhichChildren(reply) => {
+                reply.reply(Ok(self.shared.which_children_now()));
+            }
+            SupMsg::CountChildren(reply) => {
+                reply.reply(Ok(self.shared.count_now()));
             }
             SupMsg::TryAgain(id) => {
                 let restarting = self.shared.with_static(|v| {

@@ -275,7 +275,7 @@ async fn a_dynamic_supervisor_at_max_children_refuses_with_max_children() {
                 Err(SupervisorError::MaxChildren)
             );
         }
-        assert_eq!(sup.count_children().active, max);
+        assert_eq!(sup.count_children().await.unwrap().active, max);
         assert_eq!(within("stop", sup.stop()).await, ExitReason::Shutdown(None));
     }
     assert_eq!(rt.alive_processes(), 0);

@@ -837,7 +837,7 @@ async fn supervised_server_ignore_keeps_the_child_not_running() {
     let Event::Init(pid) = next(&mut rx).await else {
         panic!("init reports first")
     };
-    let children = sup.which_children();
+    let children = sup.which_children().await.unwrap();
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].pid, None);
     assert!(rt.process(pid).is_none());

@@ -4,6 +4,7 @@
 #[path = "support/lib.rs"]
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusm_otp::{
@@ -11,6 +12,7 @@ use rusm_otp::{
     Runtime, Shutdown, StartError, Started, Strategy, SupervisorError, SupervisorSpec,
 };
 use support::{events, trapping_worker, within, worker, Cmd};
+use tokio::sync::{mpsc, Notify};
 
 fn failing(id: &str) -> ChildSpec {
     ChildSpec::from_start(id, ChildType::Worker, |_s| async {
@@ -46,7 +48,7 @@ async fn child_adm_api_returns_otp_errors() {
     assert_eq!(sup.terminate_child("a").await, Ok(()));
     assert!(!a.is_alive());
     assert_eq!(sup.terminate_child("a").await, Ok(()));
-    let info = sup.which_children();
+    let info = sup.which_children().await.unwrap();
     assert_eq!((info.len(), info[0].pid), (1, None));
     assert_eq!(
         sup.start_child(worker("a", &ev)).await,
@@ -57,18 +59,18 @@ async fn child_adm_api_returns_otp_errors() {
     assert_eq!(rx.started("a").await.pid(), pid);
     sup.terminate_child("a").await.unwrap();
     assert_eq!(sup.delete_child("a").await, Ok(()));
-    assert!(sup.which_children().is_empty());
+    assert!(sup.which_children().await.unwrap().is_empty());
     // a start that fails adds nothing
     assert!(matches!(
         sup.start_child(failing("db")).await,
         Err(SupervisorError::Start(StartError::Failed(_)))
     ));
-    assert!(sup.which_children().is_empty());
+    assert!(sup.which_children().await.unwrap().is_empty());
     // start_child appends in order
     sup.start_child(worker("b", &ev)).await.unwrap();
     rx.started("b").await;
     assert_eq!(
-        sup.count_children(),
+        sup.count_children().await.unwrap(),
         rusm_otp::ChildCounts {
             specs: 1,
             active: 1,
@@ -328,7 +330,7 @@ async fn dynamic_supervisor_children_by_pid() {
         rx.started(&id).await;
         pids.push(pid);
     }
-    assert_eq!(sup.count_children().active, 20);
+    assert_eq!(sup.count_children().await.unwrap().active, 20);
     // terminate by pid; an unknown pid is not_found and that process is left alone
     sup.terminate_child(pids[0]).await.unwrap();
     let outsider = rt.spawn(|mut ctx: Ctx<()>| async move {
@@ -345,9 +347,11 @@ async fn dynamic_supervisor_children_by_pid() {
     let again = rx.started("w1").await;
     assert_ne!(again.pid(), pids[1]);
     let _ = sup.terminate_child(outsider.pid()).await;
-    assert_eq!(sup.count_children().specs, 19);
+    assert_eq!(sup.count_children().await.unwrap().specs, 19);
     assert_eq!(
         sup.which_children()
+            .await
+            .unwrap()
             .iter()
             .filter(|c| c.restarts == 1)
             .count(),
@@ -400,9 +404,11 @@ async fn dynamic_supervisor_keeps_nothing_of_ended_temporary_children() {
         .await
         .unwrap();
     }
-    assert_eq!(sup.count_children().active, 2000);
+    assert_eq!(sup.count_children().await.unwrap().active, 2000);
     let handles: Vec<_> = sup
         .which_children()
+        .await
+        .unwrap()
         .iter()
         .map(|c| rt.process(c.pid.unwrap()).unwrap())
         .collect();
@@ -412,9 +418,8 @@ async fn dynamic_supervisor_keeps_nothing_of_ended_temporary_children() {
     for h in &handles {
         within("child exit", h.wait()).await;
     }
-    // Exit signals are handled before any request: after this reply, all were seen.
-    let _ = sup.terminate_child(rusm_otp::Pid::EXTERNAL).await;
-    assert_eq!(sup.count_children().specs, 0);
+    // Exit signals are handled before any request: this call's answer has seen them all.
+    assert_eq!(sup.count_children().await.unwrap().specs, 0);
     assert_eq!(rt.alive_processes(), 1);
     sup.stop().await;
 }
@@ -486,4 +491,124 @@ async fn worker_with_init_failure_fails_the_start() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A child whose start function reports that it began, then waits for `gate` before it
+/// spawns: while it waits, its supervisor is busy and handles nothing else.
+fn gated(id: &str, entered: mpsc::UnboundedSender<()>, gate: Arc<Notify>) -> ChildSpec {
+    ChildSpec::from_start(id, ChildType::Worker, move |starter| {
+        let (entered, gate) = (entered.clone(), gate.clone());
+        async move {
+            let _ = entered.send(());
+            gate.notified().await;
+            Ok(Started::from(starter.spawn(
+                |mut ctx: Ctx<()>| async move {
+                    ctx.recv().await;
+                },
+            )?))
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn which_and_count_children_answer_after_the_exits_the_supervisor_has_seen() {
+    // OTP's which_children and count_children are calls: ordered with the EXITs the
+    // supervisor handles. Held busy in a start function, the supervisor has not handled the
+    // exits of `t` and `p` yet; the calls are answered after it has.
+    let rt = Runtime::attach();
+    let (ev, mut rx) = events();
+    let sup = rt
+        .start_supervisor(
+            SupervisorSpec::new(Strategy::OneForOne)
+                .intensity(10, Duration::from_secs(5))
+                .child(worker("p", &ev))
+                .child(worker("t", &ev).restart(Restart::Temporary)),
+        )
+        .await
+        .unwrap();
+    let p = rx.started("p").await;
+    let t = rx.started("t").await;
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let gate = Arc::new(Notify::new());
+    let start = tokio::spawn({
+        let (sup, gate) = (sup.clone(), gate.clone());
+        async move { sup.start_child(gated("g", entered_tx, gate)).await }
+    });
+    within("the start to begin", entered.recv()).await.unwrap();
+    t.kill();
+    p.kill();
+    within("t's exit", t.wait()).await;
+    within("p's exit", p.wait()).await;
+    // Inspection does not wait for the busy supervisor; it shows the table as it is now.
+    let tree = rt.tree();
+    let ids: Vec<_> = tree.roots[0]
+        .children
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(ids, ["p", "t"], "mid-step: neither exit handled yet");
+    let which = tokio::spawn({
+        let sup = sup.clone();
+        async move { sup.which_children().await }
+    });
+    let counts = tokio::spawn({
+        let sup = sup.clone();
+        async move { sup.count_children().await }
+    });
+    gate.notify_one();
+    let g = within("start_child", start)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let children = within("which_children", which).await.unwrap().unwrap();
+    let ids: Vec<_> = children.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["p", "g"], "t ended and is forgotten");
+    let new_p = children[0].pid.expect("p was restarted");
+    assert_ne!(new_p, p.pid());
+    assert_eq!(rx.started("p").await.pid(), new_p);
+    assert_eq!(children[1].pid, Some(g));
+    let counts = within("count_children", counts).await.unwrap().unwrap();
+    assert_eq!((counts.specs, counts.active, counts.workers), (2, 2, 2));
+    sup.stop().await;
+    assert_eq!(
+        sup.which_children().await,
+        Err(SupervisorError::NoProc(sup.pid()))
+    );
+
+    // The same for a dynamic supervisor.
+    let dynamic = rt
+        .start_dynamic_supervisor(DynamicSupervisorSpec::new())
+        .await
+        .unwrap();
+    let d = dynamic
+        .start_child(worker("d", &ev).restart(Restart::Temporary))
+        .await
+        .unwrap()
+        .unwrap();
+    rx.started("d").await;
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let start = tokio::spawn({
+        let (dynamic, gate) = (dynamic.clone(), gate.clone());
+        async move { dynamic.start_child(gated("g", entered_tx, gate)).await }
+    });
+    within("the start to begin", entered.recv()).await.unwrap();
+    let h = rt.process(d).unwrap();
+    h.kill();
+    within("d's exit", h.wait()).await;
+    let which = tokio::spawn({
+        let dynamic = dynamic.clone();
+        async move { dynamic.which_children().await }
+    });
+    gate.notify_one();
+    let g = within("start_child", start)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let children = within("which_children", which).await.unwrap().unwrap();
+    assert_eq!(children.len(), 1, "d ended and is forgotten: {children:?}");
+    assert_eq!(children[0].pid, Some(g));
+    assert_eq!(dynamic.count_children().await.unwrap().active, 1);
+    dynamic.stop().await;
 }

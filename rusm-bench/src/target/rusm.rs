@@ -293,11 +293,15 @@ impl Target for RusmTarget {
                     elapsed: start.elapsed(),
                 };
             };
-            let restarts = || sup.which_children().first().map_or(0, |c| c.restarts);
-            while restarts() < run.count && Instant::now() < run.deadline {
+            // A call through the supervisor's mailbox, served between restarts.
+            let restarts = || async {
+                let children = sup.which_children().await.unwrap_or_default();
+                children.first().map_or(0, |c| c.restarts)
+            };
+            while restarts().await < run.count && Instant::now() < run.deadline {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            let done = restarts();
+            let done = restarts().await;
             let elapsed = start.elapsed();
             sup.stop().await;
             ProcessOutcome { done, elapsed }

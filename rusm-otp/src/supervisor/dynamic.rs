@@ -22,9 +22,9 @@ use crate::process::{spawn_with, Addr, Ctx, Msg, Pid, ProcessHandle, SpawnOpts};
 use crate::runtime::{Inner, PidMap, Runtime};
 use crate::supervisor::strategy::RestartWindow;
 use crate::supervisor::{
-    child_info, count, ensure_link, flush_exit, shutdown_child, wait_cell, Child, ChildCounts,
-    ChildInfo, ChildSpec, ChildState, ChildTable, ChildType, Restart, Shutdown, Started, Starter,
-    SupervisorShared, DEFAULT_INTENSITY, DEFAULT_PERIOD,
+    ensure_link, flush_exit, shutdown_child, wait_cell, Child, ChildCounts, ChildInfo, ChildSpec,
+    ChildState, ChildTable, ChildType, Restart, Shutdown, Started, Starter, SupervisorShared,
+    DEFAULT_INTENSITY, DEFAULT_PERIOD,
 };
 
 /// Flags of a dynamic supervisor.
@@ -77,6 +77,8 @@ impl DynamicSupervisorSpec {
 pub(crate) enum DynMsg {
     StartChild(ChildSpec, ReplyTo<Result<Option<Pid>, SupervisorError>>),
     TerminateChild(Pid, ReplyTo<Result<(), SupervisorError>>),
+    WhichChildren(ReplyTo<Vec<ChildInfo>>),
+    CountChildren(ReplyTo<ChildCounts>),
     TryAgain(Pid),
     Stop,
 }
@@ -138,22 +140,39 @@ impl DynamicSupervisorRef {
             .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
     }
 
-    /// The children, in pid order.
-    pub fn which_children(&self) -> Vec<ChildInfo> {
-        let mut v: Vec<ChildInfo> = match &*self.shared.lock() {
-            ChildTable::Dynamic(m) => m.values().map(|c| child_info(c)).collect(),
-            ChildTable::Static(v) => v.iter().map(child_info).collect(),
-        };
-        v.sort_by_key(|c| c.pid);
-        v
+    /// The children, in pid order (`which_children/1`): a call, answered by the supervisor
+    /// between the messages it handles, so a child that exited before the call is shown
+    /// restarted or gone, never with its dead pid (see [`SupervisorRef::which_children`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NoProc`] when the supervisor is not alive.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future only stops waiting for the answer.
+    pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        self.addr
+            .call_timeout(DynMsg::WhichChildren, Duration::MAX)
+            .await
+            .map_err(|_| SupervisorError::NoProc(self.addr.pid()))
     }
 
-    /// Counts of the children.
-    pub fn count_children(&self) -> ChildCounts {
-        match &*self.shared.lock() {
-            ChildTable::Dynamic(m) => count(m.values().map(|c| &**c)),
-            ChildTable::Static(v) => count(v.iter()),
-        }
+    /// Counts of the children (`count_children/1`): a call, as
+    /// [`which_children`](Self::which_children).
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NoProc`] when the supervisor is not alive.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future only stops waiting for the answer.
+    pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
+        self.addr
+            .call_timeout(DynMsg::CountChildren, Duration::MAX)
+            .await
+            .map_err(|_| SupervisorError::NoProc(self.addr.pid()))
     }
 
     /// Stops every child (all at once, one shared deadline), then the supervisor.
@@ -325,6 +344,14 @@ async fn dynamic_main(
             Msg::User(DynMsg::TerminateChild(pid, reply)) => {
                 let r = sup.terminate_child(pid).await;
                 reply.reply(r);
+                None
+            }
+            Msg::User(DynMsg::WhichChildren(reply)) => {
+                reply.reply(sup.shared.which_children_now());
+                None
+            }
+            Msg::User(DynMsg::CountChildren(reply)) => {
+                reply.reply(sup.shared.count_now());
                 None
             }
             Msg::User(DynMsg::TryAgain(pid)) => sup.try_again(pid).await,

@@ -296,7 +296,9 @@ impl Listener {
 
     /// Connection processes alive now.
     pub fn connections(&self) -> usize {
-        self.control.conns().map_or(0, |c| c.count_children().specs)
+        self.control
+            .conns()
+            .map_or(0, |c| c.shared.count_now().specs)
     }
 
     /// The listener's figures.
@@ -412,7 +414,7 @@ impl Listener {
         }
         if let Some(conns) = self.control.conns() {
             let mut killed = 0usize;
-            for c in conns.which_children() {
+            for c in conns.shared.which_children_now() {
                 if let Some(pid) = c.pid {
                     if let Some(h) = self.handle.runtime().process(pid) {
                         h.cell.lock().orderly = true;
