@@ -133,7 +133,7 @@ impl Scenario {
             Scenario::ServerCall => {
                 "50 client processes each keeping N calls in flight to one server holding a map, \
                  vs a tokio actor (mpsc + oneshot + timeout) and an Arc<Mutex<HashMap>>; calls/s \
-                 [--concurrency in-flight N=16, --count calls per client 20000, --runs 5]"
+                 [--concurrency in-flight N=16, --count calls per client 50000, --runs 5]"
             }
             Scenario::Broadcast => {
                 "one frame at a time to a pg group of connection-shaped processes, vs a tokio \

@@ -19,7 +19,7 @@ pub(crate) const CLIENTS: u64 = 50;
 /// Calls in flight per client unless `--concurrency` says.
 pub(crate) const DEFAULT_IN_FLIGHT: u64 = 16;
 /// Calls per client unless `--count` says.
-pub(crate) const DEFAULT_CALLS: u64 = 20_000;
+pub(crate) const DEFAULT_CALLS: u64 = 50_000;
 /// Keys in the server's map.
 pub(crate) const KEYS: u64 = 1024;
 
