@@ -61,14 +61,19 @@ pub mod supervisor;
 mod tcp;
 
 pub use call::{ReplyTo, TimerRef, DEFAULT_CALL_TIMEOUT};
-pub use error::{CallError, LinkError, RegisterError, SendError, StartError, SupervisorError};
+pub use error::{
+    CallError, HandshakeError, HandshakeStage, LinkError, RegisterError, SendError, StartError,
+    SupervisorError,
+};
 pub use exit::{ExitError, ExitReason, IntoExitReason};
 pub use inspect::{Node, NodeKind, NodeStatus, TreeSnapshot};
 pub use link::ExitSignal;
 pub use monitor::{Down, MonitorRef};
 pub use panics::report_process_panics;
 pub use pg::{Pg, PgError};
-pub use process::{current_pid, Addr, Ctx, Msg, Pid, ProcessHandle};
+pub use process::{
+    current_pid, Addr, Ctx, Msg, Pid, ProcessHandle, ProcessInfo, ProcessStatus, TopBy, TopEntry,
+};
 pub use runtime::{raise_fd_limit, Runtime, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use server::ServerRef;
 pub use supervisor::{
@@ -76,7 +81,9 @@ pub use supervisor::{
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
     SupervisorSpec,
 };
+#[cfg(feature = "tls")]
+pub use tcp::TlsConfig;
 pub use tcp::{
     connect, AcceptErrors, Handler, HandlerOptions, Listener, ListenerBuilder, ListenerConfig,
-    ListenerInfo, TcpStream,
+    ListenerInfo, ProxyCommand, ProxyHeader, TcpStream, DEFAULT_HANDSHAKE_TIMEOUT,
 };

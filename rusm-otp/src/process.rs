@@ -14,7 +14,10 @@
 //! blocking work in `tokio::task::spawn_blocking`.
 
 pub(crate) mod cell;
+mod info;
 pub(crate) mod mailbox;
+
+pub use info::{ProcessInfo, ProcessStatus, TopBy, TopEntry};
 
 use std::cell::Cell as StdCell;
 use std::fmt;
@@ -271,8 +274,17 @@ where
         state.monitors().by.push((mref, watcher.clone()));
         mref
     });
-    let cell = Arc::new(Cell::new(pid, state));
-    let tx = mailbox::Mailbox::new();
+    let tx = mailbox::Mailbox::<M>::new();
+    let view: Arc<dyn cell::MailboxView> = tx.clone();
+    let parent = opts.link.as_ref().map_or(Pid::EXTERNAL, |p| p.pid);
+    let cell = Arc::new(Cell::new(
+        pid,
+        state,
+        parent,
+        meta::<F, Fut, M>,
+        Arc::downgrade(&view),
+    ));
+    drop(view);
     if let Some(name) = &opts.name {
         // Registered with its mailbox, so that the typed lookup (`whereis_addr`) finds it.
         rt.registry.register_spawned(name.clone(), &cell, &tx)?;
@@ -306,6 +318,15 @@ where
         body: Some(f(ctx)),
     });
     Ok((addr, mref))
+}
+
+/// What `process_info` reports of a process made from `F`.
+fn meta<F, Fut, M>() -> cell::Meta {
+    cell::Meta {
+        initial_call: std::any::type_name::<F>(),
+        // tokio's task header and scheduler hooks come on top of the future: about 64 bytes.
+        task_bytes: std::mem::size_of::<Task<Fut, M>>() + 64,
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -357,6 +378,8 @@ where
         let cell: &Cell = this.cell;
         let pid = cell.pid;
         cell.waker.register(cx.waker());
+        cell.polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let reason = 'exit: {
             if cell.has_signal() {
                 if let Some(r) = cell.take_pending_exit() {
@@ -364,12 +387,16 @@ where
                 }
             }
             let prev = CURRENT.with(|c| c.replace(pid));
+            cell.polling
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let prev_rt = crate::runtime::lend(this.rt.take());
             let polled = catch_unwind(AssertUnwindSafe(|| match this.body.as_mut().as_pin_mut() {
                 Some(fut) => fut.poll(cx),
                 None => Poll::Pending,
             }));
             *this.rt = crate::runtime::lend(prev_rt);
+            cell.polling
+                .store(false, std::sync::atomic::Ordering::Relaxed);
             CURRENT.with(|c| c.set(prev));
             match polled {
                 Ok(Poll::Ready(out)) => out.into_exit_reason(),

@@ -97,7 +97,7 @@ impl Inner {
         roots.iter().filter_map(Weak::upgrade).collect()
     }
 
-    fn cells(&self) -> Vec<Arc<Cell>> {
+    pub(crate) fn cells(&self) -> Vec<Arc<Cell>> {
         let mut cells = Vec::new();
         for shard in self.shards.iter() {
             let shard = shard.lock().unwrap_or_else(|p| p.into_inner());

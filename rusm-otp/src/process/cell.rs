@@ -175,7 +175,34 @@ pub(crate) struct Cell {
     pub(crate) pid: Pid,
     state: Mutex<State>,
     flag: AtomicBool,
+    /// True while the process's task is being polled (`process_info`'s `running`).
+    pub(crate) polling: AtomicBool,
     pub(crate) waker: AtomicWaker,
+    /// Polls of the process's task: the activity count `process_info` calls reductions.
+    pub(crate) polls: std::sync::atomic::AtomicU64,
+    /// The process that spawned it linked (its supervisor), or `Pid::EXTERNAL`.
+    pub(crate) parent: Pid,
+    /// The body's type name and the size of the process's task, for `process_info`.
+    pub(crate) meta: fn() -> Meta,
+    /// The mailbox, seen untyped, for its length and size.
+    pub(crate) mailbox: std::sync::Weak<dyn MailboxView>,
+    pub(crate) started: std::time::Instant,
+}
+
+/// What a process is, fixed at spawn.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta {
+    /// The body's type name (OTP's initial call).
+    pub(crate) initial_call: &'static str,
+    /// Bytes of the process's task: its future, the body inside it, the task's header.
+    pub(crate) task_bytes: usize,
+}
+
+/// A mailbox, without its message type.
+pub(crate) trait MailboxView: Send + Sync {
+    fn len(&self) -> usize;
+    /// Bytes the mailbox holds: itself and its queue's buffer (not what messages point to).
+    fn bytes(&self) -> usize;
 }
 
 impl std::fmt::Debug for Cell {
@@ -185,12 +212,24 @@ impl std::fmt::Debug for Cell {
 }
 
 impl Cell {
-    pub(crate) fn new(pid: Pid, state: State) -> Cell {
+    pub(crate) fn new(
+        pid: Pid,
+        state: State,
+        parent: Pid,
+        meta: fn() -> Meta,
+        mailbox: std::sync::Weak<dyn MailboxView>,
+    ) -> Cell {
         Cell {
             pid,
             state: Mutex::new(state),
             flag: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
             waker: AtomicWaker::new(),
+            polls: std::sync::atomic::AtomicU64::new(0),
+            parent,
+            meta,
+            mailbox,
+            started: std::time::Instant::now(),
         }
     }
 

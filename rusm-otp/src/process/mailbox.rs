@@ -61,6 +61,16 @@ struct Queue<M> {
     closed: bool,
 }
 
+impl<M: Send> crate::process::cell::MailboxView for Mailbox<M> {
+    fn len(&self) -> usize {
+        Mailbox::len(self)
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.lock().items.capacity() * std::mem::size_of::<M>()
+    }
+}
+
 impl<M> Mailbox<M> {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Mailbox {

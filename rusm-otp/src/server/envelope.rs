@@ -29,6 +29,7 @@ impl<S: Server> fmt::Debug for Envelope<S> {
             Kind::Cast(_) => "cast",
             Kind::Info(_) => "info",
             Kind::Stop(_) => "stop",
+            Kind::Inspect(_) => "inspect",
         };
         f.debug_tuple("Envelope").field(&kind).finish()
     }
@@ -39,6 +40,8 @@ pub(crate) enum Kind<S: Server> {
     Cast(Box<dyn CastDispatch<S>>),
     Info(S::Info),
     Stop(ExitReason),
+    /// Look at the state between two messages (`sys:get_state`).
+    Inspect(Box<dyn FnOnce(&S) + Send>),
 }
 
 /// A queued call: the server's first hold on the shared call cell.

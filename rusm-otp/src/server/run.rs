@@ -107,6 +107,11 @@ async fn run<S: Server>(
                         guarded(state.handle_info(Msg::User(info), &mut ctx)).await
                     }
                     Msg::User(Envelope(Kind::Stop(_))) => unreachable!("handled above"),
+                    Msg::User(Envelope(Kind::Inspect(look))) => {
+                        catch_unwind(AssertUnwindSafe(|| look(&state)))
+                            .map(|()| Next::Noreply)
+                            .map_err(ExitReason::from_panic)
+                    }
                     Msg::Exit(e) => guarded(state.handle_info(Msg::Exit(e), &mut ctx)).await,
                     Msg::Down(d) => guarded(state.handle_info(Msg::Down(d), &mut ctx)).await,
                 }

@@ -173,6 +173,46 @@ impl<S: Server> ServerRef<S> {
         self.addr.wait().await
     }
 
+    /// The server's state as `{:#?}` prints it, read between two messages (OTP's
+    /// `sys:get_state/1`, for debugging).
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::NoProc`] when the server is not alive, [`CallError::Exited`] when it exits
+    /// first, [`CallError::Timeout`] after 5 s (it is busy in a callback).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting.
+    pub async fn get_state(&self) -> Result<String, CallError>
+    where
+        S: fmt::Debug,
+    {
+        let pid = self.addr.pid();
+        if current_pid() == pid {
+            return Err(CallError::CallingSelf(pid));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let look = Box::new(move |s: &S| {
+            let _ = tx.send(format!("{s:#?}"));
+        });
+        if self.addr.send(Envelope(Kind::Inspect(look))).is_err() {
+            return Err(CallError::NoProc(pid, ()));
+        }
+        let reply = within(DEFAULT_CALL_TIMEOUT, async {
+            match rx.await {
+                Ok(state) => Ok(state),
+                Err(_) => Err(self.addr.wait().await),
+            }
+        })
+        .await;
+        match reply {
+            Some(Ok(state)) => Ok(state),
+            Some(Err(reason)) => Err(CallError::Exited(pid, reason)),
+            None => Err(CallError::Timeout),
+        }
+    }
+
     /// How many requests and messages wait in the server's mailbox (`message_queue_len`).
     pub fn message_queue_len(&self) -> usize {
         self.addr.message_queue_len()
