@@ -325,14 +325,18 @@ impl SupervisorShared {
     }
 }
 
-/// One row of [`SupervisorRef::which_children`].
+/// One row of [`SupervisorRef::which_children`] and [`DynamicSupervisorRef::which_children`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildInfo {
-    /// The child's id (its pid, printed, for dynamic children).
+    /// The child's id; for a dynamic supervisor's child, the id of the spec it was started
+    /// with (a label there: its children are addressed by pid), empty for a connection.
     pub id: String,
-    /// Its pid while running.
+    /// Its pid while running; `None` while stopped or restarting (OTP's `undefined` and
+    /// `restarting`).
     pub pid: Option<Pid>,
-    /// Whether it is being restarted (OTP shows `restarting` instead of a pid).
+    /// Whether it is being restarted (OTP shows `restarting` instead of a pid): its exit was
+    /// handled and its new process is not running yet — the restart is delayed by its
+    /// [`Backoff`], or its start failed and is retried.
     pub restarting: bool,
     /// Worker or supervisor.
     pub child_type: ChildType,
@@ -342,10 +346,17 @@ pub struct ChildInfo {
     pub restarts: u64,
 }
 
-/// [`SupervisorRef::count_children`], as OTP's `count_children/1`.
+/// [`SupervisorRef::count_children`], as OTP's `count_children/1`: every child is counted,
+/// running, stopped or restarting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChildCounts {
     /// All child specs, running or not.
+    ///
+    /// For a [dynamic supervisor](DynamicSupervisorRef::count_children), its children: each
+    /// was started from a spec of its own, as in Elixir's `DynamicSupervisor` (whose `specs`
+    /// is its number of children). OTP's `simple_one_for_one` says `1` there, its one
+    /// template, from which every child starts with extra arguments; a RUSM dynamic supervisor
+    /// has no template to count, and 1 would tell nothing.
     pub specs: usize,
     /// Children whose process is alive.
     pub active: usize,
@@ -392,7 +403,7 @@ pub(crate) enum SupMsg {
     WhichChildren(ReplyTo<Result<Vec<ChildInfo>, SupervisorError>>),
     CountChildren(ReplyTo<Result<ChildCounts, SupervisorError>>),
     TryAgain(Arc<str>),
-    DelayedRestart,
+    DelayedRestart(Arc<str>),
     Stop,
 }
 
@@ -782,16 +793,18 @@ impl Sup {
             SupMsg::CountChildren(reply) => {
                 reply.reply(Ok(self.shared.count_now()));
             }
+            // OTP's `try_again_restart`: unless the child was terminated meanwhile.
             SupMsg::TryAgain(id) => {
-                let restarting = self.shared.with_static(|v| {
-                    v.iter()
-                        .any(|c| c.id == id && matches!(c.state, ChildState::Restarting))
-                });
-                if restarting {
+                if self.is_restarting(&id) {
                     return self.restart(&id).await;
                 }
             }
-            SupMsg::DelayedRestart => self.start_restarting().await,
+            // A restart delayed by its backoff: unless the child was terminated meanwhile.
+            SupMsg::DelayedRestart(id) => {
+                if self.is_restarting(&id) {
+                    self.start_group(&id).await;
+                }
+            }
             SupMsg::Stop => {
                 self.terminate_all().await;
                 return Some(ExitReason::Shutdown(None));
@@ -870,7 +883,29 @@ impl Sup {
         Some(ExitReason::Shutdown(None))
     }
 
+    fn is_restarting(&self, id: &str) -> bool {
+        self.shared.with_static(|v| {
+            v.iter()
+                .any(|c| &*c.id == id && matches!(c.state, ChildState::Restarting))
+        })
+    }
+
+    /// The children a restart of the child at `idx` starts, by strategy (OTP's `restart/3`),
+    /// in start order.
+    fn group(&self, idx: usize, n: usize) -> std::ops::Range<usize> {
+        match self.strategy {
+            Strategy::OneForOne => idx..idx + 1,
+            Strategy::OneForAll => 0..n,
+            Strategy::RestForOne => idx..n,
+        }
+    }
+
     /// OTP's `restart/2`: count the restart, then restart by strategy.
+    ///
+    /// As OTP's `restart_multiple_children/3`, the others of the group are stopped and become
+    /// stopped children (pid `undefined`) until the group starts again; only the child the
+    /// restart is for shows `restarting`. Until then each can be restarted or deleted by hand,
+    /// and a `terminate_child` of the restarting child cancels the whole group's restart.
     async fn restart(&mut self, id: &Arc<str>) -> Option<ExitReason> {
         if !self.window.add_restart() {
             tracing::error!(
@@ -890,13 +925,9 @@ impl Sup {
         }
         let idx = self.index_of(id)?;
         let n = self.shared.with_static(|v| v.len());
-        let group: Vec<usize> = match self.strategy {
-            Strategy::OneForOne => vec![idx],
-            Strategy::OneForAll => (0..n).collect(),
-            Strategy::RestForOne => (idx..n).collect(),
-        };
-        // Stop the others of the group, last started first.
-        for &i in group.iter().rev() {
+        let group = self.group(idx, n);
+        // Stop the others of the group, last started first (OTP `terminate_children/2`).
+        for i in group.clone().rev() {
             if i == idx {
                 continue;
             }
@@ -909,67 +940,88 @@ impl Sup {
         }
         let delay = self.shared.with_static(|v| {
             let mut delay = Duration::ZERO;
-            for &i in &group {
+            for i in group.clone() {
                 let c = &mut v[i];
+                if i != idx {
+                    c.state = ChildState::Stopped;
+                    continue;
+                }
                 c.state = ChildState::Restarting;
-                if i == idx {
-                    if let Some(b) = c.spec.as_ref().and_then(|s| s.backoff) {
-                        let stable = c.last_started.is_some_and(|t| t.elapsed() >= b.reset_after);
-                        if stable {
-                            c.backoff_attempt = 0;
-                        }
-                        delay = b.delay(c.backoff_attempt);
-                        c.backoff_attempt = c.backoff_attempt.saturating_add(1);
+                if let Some(b) = c.spec.as_ref().and_then(|s| s.backoff) {
+                    let stable = c.last_started.is_some_and(|t| t.elapsed() >= b.reset_after);
+                    if stable {
+                        c.backoff_attempt = 0;
                     }
+                    delay = b.delay(c.backoff_attempt);
+                    c.backoff_attempt = c.backoff_attempt.saturating_add(1);
                 }
             }
             // Temporary children stopped as bystanders are not restarted (OTP
             // `terminate_children/2`: "Temporary children should not be restarted").
-            v.retain(|c| {
-                !(c.restart == Restart::Temporary && matches!(c.state, ChildState::Restarting))
-            });
+            for i in group.rev() {
+                if i != idx && v[i].restart == Restart::Temporary {
+                    v.remove(i);
+                }
+            }
             delay
         });
         tracing::info!(supervisor = %self.pid(), child = %id, strategy = self.strategy.as_str(), delay_ms = delay.as_millis() as u64, "restarting child");
         if delay > Duration::ZERO {
-            self.ctx.myself().send_after(SupMsg::DelayedRestart, delay);
+            self.ctx
+                .myself()
+                .send_after(SupMsg::DelayedRestart(id.clone()), delay);
             return None;
         }
-        self.start_restarting().await;
+        self.start_group(id).await;
         None
     }
 
-    /// Starts every child marked restarting, in start order. A failed start leaves that child
-    /// and those after it restarting and retries through the mailbox (OTP's `try_again_restart`),
-    /// so that the retry counts against the intensity and other requests are served meanwhile.
-    async fn start_restarting(&mut self) {
-        let mut i = 0;
-        loop {
-            let next = self.shared.with_static(|v| {
-                v.iter()
-                    .enumerate()
-                    .skip(i)
-                    .find(|(_, c)| matches!(c.state, ChildState::Restarting))
-                    .map(|(j, c)| (j, *c.spec.clone().expect("static children keep their spec")))
+    /// Starts the group of the restarting child `id`, in start order (OTP
+    /// `start_children/2`): every child of the group that is not running, the restarting one
+    /// and the stopped ones. A failed start leaves that child restarting and those after it
+    /// stopped, and retries through the mailbox (OTP's `try_again_restart`), so that the retry
+    /// counts against the intensity and other requests are served meanwhile.
+    async fn start_group(&mut self, id: &Arc<str>) {
+        let Some(idx) = self.index_of(id) else { return };
+        let n = self.shared.with_static(|v| v.len());
+        let group = self.group(idx, n);
+        let (mut i, mut end) = (group.start, group.end);
+        while i < end {
+            let spec = self.shared.with_static(|v| {
+                let c = &v[i];
+                let running = matches!(c.state, ChildState::Running { .. });
+                (!running).then(|| *c.spec.clone().expect("static children keep their spec"))
             });
-            let Some((j, spec)) = next else { return };
-            i = j + 1;
+            let Some(spec) = spec else {
+                i += 1;
+                continue;
+            };
             match self.run_start(&spec).await {
                 Ok(started) => {
                     let temporary_ignored =
                         started.cell.is_none() && spec.restart == Restart::Temporary;
                     self.shared.with_static(|v| {
                         if temporary_ignored {
-                            v.retain(|c| c.id != spec.id);
-                            i = j;
-                        } else if let Some(c) = v.iter_mut().find(|c| c.id == spec.id) {
+                            v.remove(i);
+                            end -= 1;
+                        } else {
+                            let c = &mut v[i];
                             c.restarts += 1;
                             c.set_running(started);
+                            i += 1;
                         }
                     });
                 }
                 Err(e) => {
                     tracing::error!(supervisor = %self.pid(), child = %spec.id, error = %e, "child restart failed; retrying");
+                    self.shared.with_static(|v| {
+                        v[i].state = ChildState::Restarting;
+                        for c in &mut v[i + 1..end] {
+                            if matches!(c.state, ChildState::Restarting) {
+                                c.state = ChildState::Stopped;
+                            }
+                        }
+                    });
                     let _ = self.ctx.myself().send(SupMsg::TryAgain(spec.id.clone()));
                     return;
                 }

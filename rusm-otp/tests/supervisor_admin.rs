@@ -342,12 +342,31 @@ async fn dynamic_supervisor_children_by_pid() {
     );
     assert!(outsider.is_alive());
     outsider.kill();
+    outsider.wait().await;
+    // OTP child_adm_simple: terminating a pid that is no longer alive is ok, whether it was
+    // a child (terminated, or ended and handled) or never one.
+    assert_eq!(sup.terminate_child(pids[0]).await, Ok(()));
+    assert_eq!(sup.terminate_child(outsider.pid()).await, Ok(()));
+    let ended = rt.process(pids[2]).unwrap();
+    ended.kill();
+    ended.wait().await;
+    assert_eq!(
+        sup.count_children().await.unwrap().specs,
+        18,
+        "pids[2] was temporary"
+    );
+    assert_eq!(sup.terminate_child(pids[2]).await, Ok(()));
     // a permanent child is restarted under a new pid
     rt.process(pids[1]).unwrap().kill();
     let again = rx.started("w1").await;
     assert_ne!(again.pid(), pids[1]);
-    let _ = sup.terminate_child(outsider.pid()).await;
-    assert_eq!(sup.count_children().await.unwrap().specs, 19);
+    assert_eq!(
+        sup.terminate_child(pids[1]).await,
+        Ok(()),
+        "its old pid is dead"
+    );
+    assert!(again.is_alive(), "and that is not its new incarnation");
+    assert_eq!(sup.count_children().await.unwrap().specs, 18);
     assert_eq!(
         sup.which_children()
             .await

@@ -15,6 +15,7 @@ use rusm_otp::{
     StartError, Started, Strategy, SupervisorError, SupervisorSpec,
 };
 use support::{events, trapping_worker, within, worker, Cmd, SERIAL};
+use tokio::sync::mpsc;
 
 /// A worker that starts once, then never again: every later start fails. Counts attempts.
 fn starts_once(id: &str, attempts: Arc<AtomicUsize>, ev: &support::Events) -> ChildSpec {
@@ -204,4 +205,168 @@ async fn five_thousand_temporary_children_start_and_stop_leaving_nothing() {
     let rt = Runtime::attach();
     // time_to_stop asserts every child ran and that no process is left after the stop.
     time_to_stop(&rt, 5_000).await;
+}
+
+/// A worker whose first start succeeds and whose every later start reports on `entered`,
+/// then fails after 100 ms: under a paused clock, a restart loop that leaves the supervisor
+/// free between attempts.
+fn restart_fails_slowly(id: &str, entered: mpsc::UnboundedSender<String>) -> ChildSpec {
+    let started = Arc::new(AtomicUsize::new(0));
+    let id2 = id.to_string();
+    ChildSpec::from_start(id, ChildType::Worker, move |starter| {
+        let (id, entered, started) = (id2.clone(), entered.clone(), started.clone());
+        async move {
+            if started.fetch_add(1, Ordering::SeqCst) > 0 {
+                let _ = entered.send(id);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err(StartError::failed("cannot start again"));
+            }
+            Ok(Started::from(starter.spawn(
+                |mut ctx: Ctx<()>| async move {
+                    ctx.recv().await;
+                },
+            )?))
+        }
+    })
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn dynamic_children_in_a_restart_loop_are_listed_counted_and_terminated_by_old_pid() {
+    // OTP hanging_restart_loop_simple: a dynamic child whose restart keeps failing is
+    // `{undefined, restarting, worker, Mods}` in which_children and counted; terminate_child
+    // with the pid it had ends its restart loop.
+    let rt = Runtime::attach();
+    let sup = rt
+        .start_dynamic_supervisor(
+            DynamicSupervisorSpec::new().intensity(1000, Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let idle = ChildSpec::worker("idle", |mut ctx: Ctx<()>| async move {
+        ctx.recv().await;
+    });
+    let healthy = sup.start_child(idle).await.unwrap().unwrap();
+    let a = sup
+        .start_child(restart_fails_slowly("a", entered_tx.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    let b = sup
+        .start_child(restart_fails_slowly("b", entered_tx))
+        .await
+        .unwrap()
+        .unwrap();
+    let a_handle = rt.process(a).unwrap();
+    a_handle.kill();
+    assert_eq!(within("a's restart", entered.recv()).await.unwrap(), "a");
+    // Mid-attempt, the table still holds a, as restarting (inspection reads it directly).
+    let tree = rt.tree();
+    let node = tree.find("a");
+    assert_eq!(
+        node.map(|n| (n.pid, n.status)),
+        Some((None, rusm_otp::NodeStatus::Restarting)),
+        "{tree}"
+    );
+    rt.process(b).unwrap().kill();
+    let children = sup.which_children().await.unwrap();
+    let rows: Vec<_> = children
+        .iter()
+        .map(|c| (c.id.as_str(), c.pid, c.restarting))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.contains(&("idle", Some(healthy), false)), "{rows:?}");
+    assert!(rows.contains(&("a", None, true)), "{rows:?}");
+    assert!(rows.contains(&("b", None, true)), "{rows:?}");
+    // [specs, active, supervisors, workers]: OTP says [1, 1, 0, 3]; RUSM counts one spec per
+    // child, as Elixir's DynamicSupervisor.
+    let counts = sup.count_children().await.unwrap();
+    assert_eq!(
+        (
+            counts.specs,
+            counts.active,
+            counts.supervisors,
+            counts.workers
+        ),
+        (3, 1, 0, 3)
+    );
+    assert_eq!(sup.terminate_child(a).await, Ok(()));
+    let counts = sup.count_children().await.unwrap();
+    assert_eq!((counts.specs, counts.active, counts.workers), (2, 1, 2));
+    assert_eq!(sup.terminate_child(b).await, Ok(()));
+    // Their pending retries find nothing: the loop is over for both.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    while let Ok(id) = entered.try_recv() {
+        assert!(["a", "b"].contains(&id.as_str()));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        entered.try_recv().is_err(),
+        "a restart went on after terminate_child"
+    );
+    let children = sup.which_children().await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].pid, Some(healthy));
+    assert_eq!(sup.stop().await, ExitReason::Shutdown(None));
+    assert_eq!(rt.alive_processes(), 0);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn rest_for_one_siblings_of_a_child_stuck_restarting_are_stopped_children() {
+    // OTP restart_multiple_children/3: while b's restart keeps failing, b is `restarting`
+    // and c, stopped for it, has pid `undefined`; terminate_child(b) ends the loop, and c is
+    // an ordinary stopped child: restart_child and delete_child work on it.
+    let rt = Runtime::attach();
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let idle = |id: &str| {
+        ChildSpec::worker(id, |mut ctx: Ctx<()>| async move {
+            ctx.recv().await;
+        })
+    };
+    let sup = rt
+        .start_supervisor(
+            SupervisorSpec::new(Strategy::RestForOne)
+                .intensity(1000, Duration::from_secs(5))
+                .child(idle("a"))
+                .child(restart_fails_slowly("b", entered_tx))
+                .child(idle("c")),
+        )
+        .await
+        .unwrap();
+    let row = |children: &[rusm_otp::ChildInfo], id: &str| {
+        let c = children.iter().find(|c| c.id == id).unwrap();
+        (c.pid.is_some(), c.restarting)
+    };
+    let a = sup.child_pid("a").unwrap();
+    let b = rt.process(sup.child_pid("b").unwrap()).unwrap();
+    b.kill();
+    assert_eq!(within("b's restart", entered.recv()).await.unwrap(), "b");
+    // Answered after that attempt failed (the retry is queued behind this call).
+    let children = sup.which_children().await.unwrap();
+    assert_eq!(row(&children, "a"), (true, false));
+    assert_eq!(row(&children, "b"), (false, true), "b is restarting");
+    assert_eq!(row(&children, "c"), (false, false), "c is a stopped child");
+    assert_eq!(sup.terminate_child("b").await, Ok(()));
+    let children = sup.which_children().await.unwrap();
+    assert_eq!(row(&children, "b"), (false, false));
+    assert_eq!(row(&children, "c"), (false, false));
+    let c = sup.restart_child("c").await.unwrap().unwrap();
+    assert_eq!(sup.child_pid("c"), Some(c));
+    assert_eq!(sup.terminate_child("c").await, Ok(()));
+    assert_eq!(sup.delete_child("c").await, Ok(()));
+    // The loop is over: no attempt follows, and a was never touched.
+    while entered.try_recv().is_ok() {}
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(entered.try_recv().is_err(), "b's restart went on");
+    assert_eq!(sup.child_pid("a"), Some(a));
+    let ids: Vec<_> = sup
+        .which_children()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(sup.stop().await, ExitReason::Shutdown(None));
+    assert_eq!(rt.alive_processes(), 0);
 }

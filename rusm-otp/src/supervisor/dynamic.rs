@@ -128,11 +128,20 @@ impl DynamicSupervisorRef {
             .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
     }
 
-    /// Terminates a child by pid, by its shutdown spec.
+    /// Terminates a child by pid, by its shutdown spec, and forgets it (`terminate_child/2`).
+    /// A child being restarted is addressed by the pid it had: this cancels its restart.
+    /// Terminating a pid that is no longer alive is `Ok`, as in OTP (`child_adm_simple`): a
+    /// former child whose exit was handled, or one that exits while the call is on its way.
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::NotFound`] when `pid` is not a child (that process is left alone).
+    /// [`SupervisorError::NotFound`] when `pid` is a live process that is not a child (that
+    /// process is left alone).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: once the request is sent (at the first poll), dropping
+    /// the future does not withdraw it, and the child is stopped all the same.
     pub async fn terminate_child(&self, pid: Pid) -> Result<(), SupervisorError> {
         self.addr
             .call_timeout(|r| DynMsg::TerminateChild(pid, r), Duration::MAX)
@@ -143,6 +152,8 @@ impl DynamicSupervisorRef {
     /// The children, in pid order (`which_children/1`): a call, answered by the supervisor
     /// between the messages it handles, so a child that exited before the call is shown
     /// restarted or gone, never with its dead pid (see [`SupervisorRef::which_children`]).
+    /// A child whose restart is being retried is listed with no pid and `restarting`, as
+    /// OTP's `{undefined, restarting, Type, Mods}`.
     ///
     /// # Errors
     ///
@@ -159,7 +170,29 @@ impl DynamicSupervisorRef {
     }
 
     /// Counts of the children (`count_children/1`): a call, as
-    /// [`which_children`](Self::which_children).
+    /// [`which_children`](Self::which_children). Restarting children are counted, not
+    /// active. `specs` is the number of children, as Elixir's `DynamicSupervisor` counts, not
+    /// OTP's `1` (see [`ChildCounts::specs`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ChildCounts, ChildSpec, Ctx, DynamicSupervisorSpec, Runtime};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let sup = rt.start_dynamic_supervisor(DynamicSupervisorSpec::new()).await.unwrap();
+    ///     for i in 0..2 {
+    ///         let w = ChildSpec::worker(format!("w{i}"), |mut ctx: Ctx<()>| async move {
+    ///             ctx.recv().await;
+    ///         });
+    ///         sup.start_child(w).await.unwrap();
+    ///     }
+    ///     let counts = sup.count_children().await.unwrap();
+    ///     assert_eq!(counts, ChildCounts { specs: 2, active: 2, supervisors: 0, workers: 2 });
+    ///     sup.stop().await;
+    /// });
+    /// ```
     ///
     /// # Errors
     ///
@@ -404,11 +437,27 @@ impl DynSup {
         Ok(Some(pid))
     }
 
+    /// OTP's `terminate_child/2` by pid (`find_child/2` for `simple_one_for_one`): a child,
+    /// running or restarting, is stopped and forgotten; a pid that is no child is `not_found`
+    /// only while that process is alive (it is left alone). A dead one — a former child whose
+    /// exit was handled, or any ended process — is `ok`: what it asked for is already so.
     async fn terminate_child(&mut self, pid: Pid) -> Result<(), SupervisorError> {
         let found = self.map(|m| m.get(&pid.0).map(|c| (c.cell().cloned(), c.shutdown)));
         let Some((cell, how)) = found else {
-            return Err(SupervisorError::NotFound);
+            let alive = self
+                .ctx
+                .handle()
+                .rt
+                .lookup(pid)
+                .is_some_and(|c| c.is_alive());
+            return if alive {
+                Err(SupervisorError::NotFound)
+            } else {
+                Ok(())
+            };
         };
+        // A restarting child has no process: forgetting it cancels its restart (the pending
+        // retry finds nothing), as terminating OTP's `{restarting, OldPid}` does.
         if let Some(cell) = cell {
             shutdown_child(&self.ctx.handle().cell, &cell, how).await;
         }
@@ -416,23 +465,37 @@ impl DynSup {
         Ok(())
     }
 
+    /// OTP's `restart_child/3` and `do_restart/3`: a child that is restarted stays in the table,
+    /// under its old pid and marked restarting, until its new process runs; the others are
+    /// forgotten.
     async fn child_exited(&mut self, pid: Pid, reason: ExitReason) -> Option<ExitReason> {
-        let child = self.map(|m| m.remove(&pid.0))?;
-        let restart = match child.restart {
-            Restart::Permanent => true,
-            Restart::Transient => !reason.is_normal(),
-            Restart::Temporary => false,
-        };
-        if !reason.is_normal() && child.restart != Restart::Temporary {
-            tracing::error!(supervisor = %self.ctx.pid(), pid = %pid, reason = %reason, "child terminated");
-        }
+        let restart = self.map(|m| {
+            let c = m.get_mut(&pid.0)?;
+            let restart = match c.restart {
+                Restart::Permanent => true,
+                Restart::Transient => !reason.is_normal(),
+                Restart::Temporary => false,
+            };
+            if !reason.is_normal() && c.restart != Restart::Temporary {
+                tracing::error!(supervisor = %self.shared.pid, pid = %pid, reason = %reason, "child terminated");
+            }
+            if restart {
+                c.state = ChildState::Restarting;
+            } else {
+                m.remove(&pid.0);
+            }
+            Some(restart)
+        })?;
         if !restart {
             return None;
         }
-        self.restart(pid, child).await
+        self.restart(pid).await
     }
 
-    async fn restart(&mut self, old: Pid, mut child: Box<Child>) -> Option<ExitReason> {
+    /// OTP's `restart/2` for `simple_one_for_one`: count the restart, start the child again.
+    /// A failed start leaves it restarting under its old pid (`{restarting, OldPid}`), listed
+    /// and counted, and retries through the mailbox so that requests are served meanwhile.
+    async fn restart(&mut self, old: Pid) -> Option<ExitReason> {
         if !self.window.add_restart() {
             tracing::error!(
                 supervisor = %self.ctx.pid(),
@@ -444,40 +507,37 @@ impl DynSup {
             self.terminate_all().await;
             return Some(ExitReason::Shutdown(None));
         }
-        let spec = child
-            .spec
-            .clone()
-            .expect("restartable children keep their spec");
+        let spec = self.map(|m| m.get(&old.0).and_then(|c| c.spec.clone()))?;
         tracing::info!(supervisor = %self.ctx.pid(), pid = %old, "restarting child");
         match self.run_start(&spec).await {
-            Ok(started) => {
-                if let Some(pid) = started.cell.as_ref().map(|c| c.pid) {
-                    child.restarts += 1;
-                    child.set_running(started);
-                    self.map(|m| m.insert(pid.0, child));
-                }
-            }
+            Ok(started) => self.map(|m| {
+                let mut child = m.remove(&old.0)?;
+                // A restart that returns ignore forgets the child (OTP
+                // `simple_one_for_one_restart_ignore`).
+                let pid = started.cell.as_ref()?.pid;
+                child.restarts += 1;
+                child.set_running(started);
+                m.insert(pid.0, child);
+                Some(())
+            }),
             Err(e) => {
                 tracing::error!(supervisor = %self.ctx.pid(), error = %e, "child restart failed; retrying");
-                child.state = ChildState::Restarting;
-                self.map(|m| m.insert(old.0, child));
                 let _ = self.ctx.myself().send(DynMsg::TryAgain(old));
+                None
             }
-        }
+        };
         None
     }
 
     async fn try_again(&mut self, old: Pid) -> Option<ExitReason> {
-        let child = self.map(|m| {
-            if m.get(&old.0)
+        let restarting = self.map(|m| {
+            m.get(&old.0)
                 .is_some_and(|c| matches!(c.state, ChildState::Restarting))
-            {
-                m.remove(&old.0)
-            } else {
-                None
-            }
-        })?;
-        self.restart(old, child).await
+        });
+        if !restarting {
+            return None;
+        }
+        self.restart(old).await
     }
 
     /// Stops every child at once: signals all, then waits for each until its own deadline,

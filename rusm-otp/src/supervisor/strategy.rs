@@ -16,6 +16,12 @@ use tokio::time::Instant;
 /// ```
 /// With `OneForAll` and `RestForOne` the others are stopped in reverse start order, then all
 /// are started again in start order; temporary children among them are not restarted.
+///
+/// While the group waits to start again — its restart delayed by a [`Backoff`](crate::Backoff),
+/// or a failed start being retried — only the child the restart is for shows `restarting`;
+/// the others are stopped children (OTP's pid `undefined`, `restart_multiple_children/3`),
+/// which `restart_child` and `delete_child` accept. Terminating the restarting child cancels
+/// the group's restart, and its stopped siblings stay stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
     /// Restart only the child that exited (the default).
