@@ -625,7 +625,12 @@ pub(crate) async fn start_supervisor(
     })?;
     let shared = match init_rx.await {
         Ok(Ok(shared)) => shared,
-        Ok(Err(e)) => return Err(e),
+        Ok(Err(e)) => {
+            // Return once the supervisor has exited, as OTP's start_link does after a failed
+            // init: the caller finds nothing of it left.
+            addr.wait().await;
+            return Err(e);
+        }
         Err(_) => return Err(StartError::Exited(addr.wait().await)),
     };
     if is_root {
@@ -841,14 +846,31 @@ impl Sup {
     }
 
     /// OTP's `do_restart/3`: what to do when a child exits by itself.
+    ///
+    /// A child whose own exit was marked orderly — a listener that was drained
+    /// ([`Listener::drain`](crate::Listener::drain)) — was stopped on purpose, by an operator,
+    /// as `terminate_child/2` stops one: it is left a stopped child, its spec kept (a temporary
+    /// one forgotten), to be started again with `restart_child`; it is not restarted and does
+    /// not count as a restart or trigger auto-shutdown. OTP has no such stop: a child that
+    /// stops itself there is judged by its exit reason alone, and a drained permanent listener
+    /// would be restarted, binding its port again.
     async fn child_exited(&mut self, pid: Pid, reason: ExitReason) -> Option<ExitReason> {
         let found = self.shared.with_static(|v| {
             let i = v.iter().position(|c| c.pid() == Some(pid))?;
             let c = &mut v[i];
+            let cell = c.cell().cloned();
             c.state = ChildState::Stopped;
-            Some((c.id.clone(), c.restart, c.significant))
+            Some((c.id.clone(), c.restart, c.significant, cell))
         });
-        let (id, restart, significant) = found?;
+        let (id, restart, significant, cell) = found?;
+        // Read after the table lock is released: one lock at a time.
+        if cell.is_some_and(|cell| cell.lock().orderly) {
+            tracing::info!(supervisor = %self.pid(), child = %id, pid = %pid, reason = %reason, "child stopped in order; left stopped");
+            if restart == Restart::Temporary {
+                self.shared.with_static(|v| v.retain(|c| c.id != id));
+            }
+            return None;
+        }
         if !reason.is_normal() {
             tracing::error!(supervisor = %self.pid(), child = %id, pid = %pid, reason = %reason, "child terminated");
         }

@@ -311,3 +311,59 @@ async fn drain_refuses_at_once_lets_connections_finish_and_kills_the_rest_at_dea
     let _ = within("closed", idle.read_to_end(&mut rest)).await;
     assert_eq!(rt.alive_processes(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_child_listener_is_left_stopped_not_restarted() {
+    use rusm_otp::{DynamicSupervisorSpec, ExitReason, Strategy, SupervisorSpec};
+    let rt = Runtime::attach();
+    let web = ListenerConfig::new("127.0.0.1:0").child_spec("web", echo);
+    // Permanent: any exit of its own would be restarted.
+    let app = rt
+        .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(web.clone()))
+        .await
+        .unwrap();
+    let listener = rt.listeners()[0].clone();
+    let addr = listener.local_addr();
+    assert_eq!(round_trip(addr, b"hi").await.unwrap(), b"hi");
+    let reason = within("drain", listener.drain(Duration::from_secs(5), |_| {})).await;
+    assert_eq!(reason, ExitReason::Shutdown(None));
+    // A call: answered after the supervisor handled the listener's exit.
+    let children = app.which_children().await.unwrap();
+    assert_eq!(
+        (
+            children.len(),
+            children[0].pid,
+            children[0].restarting,
+            children[0].restarts
+        ),
+        (1, None, false, 0),
+        "a stopped child, spec kept, not restarted"
+    );
+    assert!(rt.listeners().is_empty());
+    assert!(
+        connect(addr).await.is_err(),
+        "nothing listens there any more"
+    );
+    // As after terminate_child: restart_child starts it again, on a fresh port.
+    let again = app.restart_child("web").await.unwrap();
+    assert!(again.is_some());
+    let listener = rt.listeners()[0].clone();
+    assert_eq!(
+        round_trip(listener.local_addr(), b"again").await.unwrap(),
+        b"again"
+    );
+    app.stop().await;
+
+    // Under a dynamic supervisor, a drained listener is forgotten.
+    let dynamic = rt
+        .start_dynamic_supervisor(DynamicSupervisorSpec::new())
+        .await
+        .unwrap();
+    dynamic.start_child(web).await.unwrap();
+    let listener = rt.listeners()[0].clone();
+    within("drain", listener.drain(Duration::from_secs(5), |_| {})).await;
+    assert_eq!(dynamic.count_children().await.unwrap().specs, 0);
+    assert!(rt.listeners().is_empty());
+    dynamic.stop().await;
+    assert_eq!(rt.alive_processes(), 0);
+}

@@ -468,7 +468,15 @@ impl DynSup {
     /// OTP's `restart_child/3` and `do_restart/3`: a child that is restarted stays in the table,
     /// under its old pid and marked restarting, until its new process runs; the others are
     /// forgotten.
+    /// A child whose exit was orderly (a drained listener) is forgotten, never restarted, as
+    /// [`terminate_child`](DynamicSupervisorRef::terminate_child) forgets one.
     async fn child_exited(&mut self, pid: Pid, reason: ExitReason) -> Option<ExitReason> {
+        let cell = self.map(|m| m.get(&pid.0).and_then(|c| c.cell().cloned()));
+        // Read after the table lock is released: one lock at a time.
+        if cell.is_some_and(|cell| cell.lock().orderly) {
+            self.map(|m| m.remove(&pid.0));
+            return None;
+        }
         let restart = self.map(|m| {
             let c = m.get_mut(&pid.0)?;
             let restart = match c.restart {

@@ -396,7 +396,44 @@ impl Listener {
     /// Drains the listener in one call: stops accepting at once (new connects are refused),
     /// reports the connections left to `progress` (now, then every 100 ms), kills those still
     /// open at `timeout`, then stops the listener. Returns the listener's exit reason.
+    ///
+    /// A drain is an orderly stop, not a crash. A listener started as a child of a supervisor
+    /// ([`ListenerConfig::child_spec`]) is not restarted, whatever its restart type: it is left
+    /// a stopped child with its spec kept, as `terminate_child` leaves one, and
+    /// `restart_child` starts it again (binding its address again); under a dynamic
+    /// supervisor, it is forgotten.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: the listener stops accepting at the first poll, and
+    /// dropping the future then leaves it not accepting, its connections not waited for; the
+    /// listener itself is stopped only if the future runs to the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rusm_otp::{ListenerConfig, Runtime, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let web = ListenerConfig::new("127.0.0.1:0").child_spec("web", |_ctx, _s| async {});
+    ///     let app = rt
+    ///         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(web))
+    ///         .await
+    ///         .unwrap();
+    ///     rt.listeners()[0].drain(Duration::from_secs(5), |_left| {}).await;
+    ///     let web = &app.which_children().await.unwrap()[0];
+    ///     assert_eq!((web.pid, web.restarting), (None, false), "stopped, not restarted");
+    ///     app.restart_child("web").await.unwrap();
+    ///     assert_eq!(rt.listeners().len(), 1);
+    ///     app.stop().await;
+    /// });
+    /// ```
     pub async fn drain(&self, timeout: Duration, mut progress: impl FnMut(usize)) -> ExitReason {
+        // Marked first: however the listener ends from here on, its supervisor leaves it
+        // stopped rather than restart it (binding the port again would undo the drain).
+        self.handle.cell.lock().orderly = true;
         self.control.stopping.store(true, Ordering::Release);
         self.control.close_socket();
         tracing::info!(addr = %self.control.addr, "listener draining");
