@@ -252,3 +252,88 @@ impl std::error::Error for SupervisorError {
         }
     }
 }
+
+/// A connection's handshake failed: its PROXY protocol header or its TLS handshake. The
+/// connection's process exits with it (inside an `io::Error` of the kind
+/// [`io_kind`](Self::io_kind) gives), and the listener logs it at most once a second.
+///
+/// # Examples
+///
+/// ```
+/// use rusm_otp::{HandshakeError, HandshakeStage};
+/// use std::time::Duration;
+///
+/// let e = HandshakeError::Timeout { stage: HandshakeStage::Tls, timeout: Duration::from_secs(10) };
+/// assert_eq!(e.to_string(), "handshake timeout: tls handshake not done within 10s");
+/// assert_eq!(e.io_kind(), std::io::ErrorKind::TimedOut);
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The stage had not finished when the listener's handshake timeout (counted from the
+    /// connection's start) ran out.
+    Timeout {
+        /// The stage the connection was in.
+        stage: HandshakeStage,
+        /// The listener's handshake timeout.
+        timeout: std::time::Duration,
+    },
+    /// The PROXY protocol header was missing, malformed or truncated (`InvalidData`,
+    /// `UnexpectedEof`), or the socket failed while reading it.
+    ProxyHeader(std::io::Error),
+    /// The TLS handshake failed: not TLS, nothing in common with the client, the client
+    /// refused the certificate, or the socket failed.
+    Tls(std::io::Error),
+}
+
+/// Where a handshake was when it timed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeStage {
+    /// Waiting for the PROXY protocol header.
+    ProxyHeader,
+    /// In the TLS handshake.
+    Tls,
+}
+
+impl HandshakeError {
+    /// The `io::ErrorKind` the connection's exit reason carries: `TimedOut` for a timeout,
+    /// else the cause's.
+    pub fn io_kind(&self) -> std::io::ErrorKind {
+        match self {
+            HandshakeError::Timeout { .. } => std::io::ErrorKind::TimedOut,
+            HandshakeError::ProxyHeader(e) | HandshakeError::Tls(e) => e.kind(),
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::Timeout {
+                stage: HandshakeStage::ProxyHeader,
+                timeout,
+            } => write!(
+                f,
+                "handshake timeout: no complete PROXY protocol header within {timeout:?}"
+            ),
+            HandshakeError::Timeout {
+                stage: HandshakeStage::Tls,
+                timeout,
+            } => write!(
+                f,
+                "handshake timeout: tls handshake not done within {timeout:?}"
+            ),
+            HandshakeError::ProxyHeader(e) => write!(f, "proxy protocol: {e}"),
+            HandshakeError::Tls(e) => write!(f, "tls handshake failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HandshakeError::Timeout { .. } => None,
+            HandshakeError::ProxyHeader(e) | HandshakeError::Tls(e) => Some(e),
+        }
+    }
+}

@@ -22,11 +22,20 @@
 //! (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) back off 100 ms and warn at most once a second;
 //! errors of one pending connection (`ECONNABORTED` and the other accept(2) network errors)
 //! are retried at once; a dead listening socket ends the acceptor for its supervisor to decide.
+//!
+//! **Handshakes** ([PROXY protocol](ListenerConfig::proxy_protocol) header, then
+//! [TLS](ListenerConfig::tls)) run in each connection's own process, before its handler and
+//! under the [handshake timeout](ListenerConfig::handshake_timeout): acceptors only accept, so
+//! no handshake, however slow or malformed, delays another connection.
 
 mod acceptor;
 mod handler;
+mod handshake;
 mod listener;
+mod proxy_protocol;
 mod stream;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -46,11 +55,14 @@ use crate::supervisor::{
 pub use handler::{Handler, HandlerOptions, ListenerBuilder};
 pub(crate) use listener::Control;
 pub use listener::{AcceptErrors, Listener, ListenerInfo};
+pub use proxy_protocol::{ProxyCommand, ProxyHeader};
 pub use stream::TcpStream;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 
 /// Listener options. Defaults: 2 acceptors, 16,384 max connections, backlog 1024,
 /// `TCP_NODELAY` on, `SO_REUSEADDR` on, no `SO_REUSEPORT`, normal close, 5 s drain, no idle
-/// timeout.
+/// timeout, plain TCP (no TLS, no PROXY protocol header), 10 s handshake timeout.
 ///
 /// Two acceptors (not ranch's 10): tokio wakes every task waiting on one listener for each
 /// connection, so more acceptors on one socket only add wake-ups.
@@ -82,6 +94,21 @@ pub struct ListenerConfig {
     /// from accept) exits with an `Error(TimedOut)` reason and frees its slot. Only bytes
     /// received reset the clock, not writes. Off (`None`) by default.
     pub idle_timeout: Option<Duration>,
+    /// TLS: every connection's process runs a TLS handshake before its handler, and the
+    /// handler's [`TcpStream`] is TLS. `None`: plain TCP. (Feature `tls`.)
+    #[cfg(feature = "tls")]
+    pub tls: Option<TlsConfig>,
+    /// Expect a PROXY protocol header (v1 or v2, told apart by its first bytes) at the start
+    /// of every connection, before TLS: the handler's [`TcpStream::peer_addr`] is then the
+    /// client's address it carries and [`TcpStream::proxy_addr`] the proxy's. A connection
+    /// without a well-formed header ends with a [`HandshakeError`](crate::HandshakeError).
+    /// Only turn it on behind a proxy that always sends one: anyone who can connect could
+    /// otherwise claim any address.
+    pub proxy_protocol: bool,
+    /// How long a connection's process has, from its start, to read the PROXY header and
+    /// finish the TLS handshake; then it ends with a `TimedOut`
+    /// [`HandshakeError`](crate::HandshakeError) and frees its slot. Default 10 s.
+    pub handshake_timeout: Duration,
 }
 
 impl ListenerConfig {
@@ -99,6 +126,10 @@ impl ListenerConfig {
             idle_timeout: None,
             acceptor_intensity: None,
             acceptor_period: Duration::from_secs(5),
+            #[cfg(feature = "tls")]
+            tls: None,
+            proxy_protocol: false,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 
@@ -158,6 +189,47 @@ impl ListenerConfig {
         self
     }
 
+    /// Serves TLS with `tls` (feature `tls`); see [`TlsConfig`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use rusm_otp::{ListenerConfig, Runtime, TlsConfig};
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let config = ListenerConfig::new("0.0.0.0:8443")
+    ///         .tls(TlsConfig::pem_files("cert.pem", "key.pem").alpn(["http/1.1"]));
+    ///     let (_addr, listener) = rt
+    ///         .listen_with(config, |_ctx, mut stream| async move {
+    ///             // Plain bytes here: the process did the TLS handshake before calling us.
+    ///             stream.write_all(b"hello over TLS\n").await
+    ///         })
+    ///         .await
+    ///         .expect("cert.pem and key.pem exist"); // else: "tls certificate file `cert.pem`: not found"
+    ///     listener.wait().await;
+    /// });
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Expects a PROXY protocol header first on every connection; see
+    /// [`proxy_protocol`](Self::proxy_protocol).
+    pub fn proxy_protocol(mut self, on: bool) -> Self {
+        self.proxy_protocol = on;
+        self
+    }
+
+    /// Sets the handshake timeout.
+    pub fn handshake_timeout(mut self, d: Duration) -> Self {
+        self.handshake_timeout = d;
+        self
+    }
+
     fn validate(&self) -> io::Result<()> {
         let bad = |m: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, m.to_string()));
         if self.acceptors == 0 || self.acceptors > 1024 {
@@ -175,9 +247,16 @@ impl ListenerConfig {
         if self.idle_timeout == Some(Duration::ZERO) {
             return bad("idle_timeout must be longer than zero (None turns it off)");
         }
+        if self.handshake_timeout.is_zero() {
+            return bad("handshake_timeout must be longer than zero");
+        }
         Ok(())
     }
 }
+
+/// The default [`ListenerConfig::handshake_timeout`]: 10 s, as ranch's `handshake_timeout`
+/// for TLS and Thousand Island's.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Max connections meaning "unlimited": more than any process can hold file descriptors for,
 /// and small enough that lowering from it retires slots in one semaphore call.
@@ -214,11 +293,13 @@ pub(crate) fn bind(config: &ListenerConfig) -> io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// What the acceptors of one listener share: its control block, the handler, the options.
+/// What the acceptors of one listener share: its control block, the handler, the options,
+/// and the handshake its connections run first (`None`: plain TCP, straight to the handler).
 pub(crate) struct Shared<H> {
     pub(crate) control: Arc<Control>,
     pub(crate) handler: H,
     pub(crate) config: ListenerConfig,
+    pub(crate) handshake: Option<handshake::Handshake>,
 }
 
 impl Runtime {
@@ -349,6 +430,8 @@ where
     Fut::Output: IntoExitReason,
 {
     config.validate()?;
+    // TLS files are read before binding: a missing one fails the start, naming it.
+    let handshake = handshake::Handshake::new(&config)?;
     let control = Arc::new(Control::new(bind(&config)?, &config)?);
     let local = control.addr;
     let is_root = parent.is_none();
@@ -360,7 +443,7 @@ where
         name = format!("listener {local} #{n}");
         n += 1;
     }
-    let mut spec = listener_spec(control.clone(), config, handler).name(name);
+    let mut spec = listener_spec(control.clone(), config, handshake, handler).name(name);
     // Stop listening the moment the listener starts to stop (before its connections drain)
     // or is killed (before its exit is published): refused, not queued. It also leaves the
     // runtime's list of listeners.
@@ -440,6 +523,7 @@ impl Runtime {
 fn listener_spec<H, M, Fut>(
     control: Arc<Control>,
     config: ListenerConfig,
+    handshake: Option<handshake::Handshake>,
     handler: H,
 ) -> SupervisorSpec
 where
@@ -453,6 +537,7 @@ where
         control,
         handler,
         config,
+        handshake,
     });
     let conns_shared = shared.clone();
     let conns = ChildSpec::from_start("connections", ChildType::Supervisor, move |s: Starter| {

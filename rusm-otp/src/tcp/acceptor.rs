@@ -16,7 +16,7 @@ use crate::process::Ctx;
 use crate::supervisor::Shutdown;
 use crate::tcp::listener::{Control, Slot};
 use crate::tcp::stream::IdleClock;
-use crate::tcp::{Shared, TcpStream};
+use crate::tcp::{handshake, Shared, TcpStream};
 
 /// ranch and Thousand Island sleep 100 ms on EMFILE.
 const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
@@ -114,12 +114,22 @@ where
                     return ExitReason::error("connections supervisor is not running");
                 };
                 let handler = shared.clone();
-                let started = conns.start_temporary(
-                    Some(peer),
-                    Shutdown::Timeout(shared.config.drain_timeout),
-                    move |ctx: Ctx<M>| serve(ctx, stream, &handler, slot),
-                );
-                if started.is_none() {
+                let shutdown = Shutdown::Timeout(shared.config.drain_timeout);
+                // The handshake, if any, runs in the connection's process, never here.
+                let started = if shared.handshake.is_none() {
+                    conns
+                        .start_temporary(Some(peer), shutdown, move |ctx: Ctx<M>| {
+                            serve(ctx, TcpStream::from(stream), &handler, slot)
+                        })
+                        .is_some()
+                } else {
+                    conns
+                        .start_temporary(Some(peer), shutdown, move |ctx: Ctx<M>| {
+                            handshake::then_serve(ctx, stream, handler, slot)
+                        })
+                        .is_some()
+                };
+                if !started {
                     // The connections supervisor is gone; the socket and the slot were dropped
                     // with the closure. Our own supervisor will restart us after it.
                     return ExitReason::error("connections supervisor is not running");
@@ -163,13 +173,14 @@ where
     }
 }
 
-/// Starts the handler on one accepted socket, under the idle watchdog when one is configured.
+/// Starts the handler on one accepted connection, under the idle watchdog when one is
+/// configured (its clock starts here, after any handshake).
 ///
 /// The handler's future is made here, outside any `async` block, and wrapped in [`Served`]:
 /// an `async` wrapper would keep the context and the socket twice in every connection's task.
-fn serve<H, M, Fut>(
+pub(crate) fn serve<H, M, Fut>(
     ctx: Ctx<M>,
-    stream: tokio::net::TcpStream,
+    mut stream: TcpStream,
     shared: &Shared<H>,
     slot: Slot,
 ) -> Served<Fut>
@@ -187,8 +198,9 @@ where
         }
         None => (None, None),
     };
+    stream.set_idle(clock);
     Served {
-        handler: (shared.handler)(ctx, TcpStream::with_idle(stream, clock)),
+        handler: (shared.handler)(ctx, stream),
         idle,
         slot,
     }

@@ -164,6 +164,19 @@ impl<H: Handler> ListenerBuilder<H> {
         self
     }
 
+    /// Serves TLS (feature `tls`): [`ListenerConfig::tls`].
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tcp::TlsConfig) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
+    /// Expects a PROXY protocol header first: [`ListenerConfig::proxy_protocol`].
+    pub fn proxy_protocol(mut self, on: bool) -> Self {
+        self.config.proxy_protocol = on;
+        self
+    }
+
     /// The state every connection gets.
     pub fn state(mut self, state: Arc<H::State>) -> Self {
         self.state = Some(state);

@@ -1,7 +1,9 @@
-//! [`TcpStream`]: the socket a connection process owns — tokio's stream plus the listener's
-//! idle clock.
+//! [`TcpStream`]: the stream a connection process owns — plain TCP or TLS over TCP, one type
+//! for both (Thousand Island's transport abstraction), plus the listener's idle clock and
+//! what a PROXY protocol header said about the peer.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,13 +13,25 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// A TCP connection. Reads and writes go to tokio's [`tokio::net::TcpStream`] (it
-/// dereferences to it for `peer_addr`, `set_nodelay` and the like); when the listener has an
-/// [idle timeout](crate::ListenerConfig::idle_timeout), every byte *received* from the peer
-/// resets the connection's idle clock.
+use crate::tcp::proxy_protocol::ProxyHeader;
+
+/// A connection: TCP, or TLS over TCP when the listener has [TLS](crate::ListenerConfig::tls).
+/// Handlers read and write it the same way whichever it is; [`alpn_protocol`](Self::alpn_protocol)
+/// and [`peer_certificates`](Self::peer_certificates) tell what TLS negotiated.
 ///
-/// Split it with [`tokio::io::split`] so that both halves keep resetting the clock;
+/// It dereferences to tokio's [`tokio::net::TcpStream`] (the socket under TLS, for
+/// `local_addr`, `set_nodelay` and the like; reading or writing that socket directly would
+/// bypass TLS). [`peer_addr`](Self::peer_addr) is the client's address: the one a [PROXY
+/// protocol](crate::ListenerConfig::proxy_protocol) header carried, when there was one, and
+/// [`proxy_addr`](Self::proxy_addr) the proxy's.
+///
+/// When the listener has an [idle timeout](crate::ListenerConfig::idle_timeout), every byte
+/// *received* from the peer resets the connection's idle clock. Split it with
+/// [`tokio::io::split`] so that both halves keep resetting the clock;
 /// [`into_inner`](Self::into_inner) gives up the clock.
+///
+/// Plain TCP costs nothing for TLS being possible: the plain variant is matched first and
+/// TLS state lives behind a pointer only when there is some.
 ///
 /// # Examples
 ///
@@ -31,35 +45,154 @@ use tokio::time::Instant;
 /// let mut client: TcpStream = connect(server.local_addr().unwrap()).await.unwrap();
 /// client.write_all(b"hello").await.unwrap();
 /// assert_eq!(client.peer_addr().unwrap(), server.local_addr().unwrap());
+/// assert!(!client.is_tls());
+/// assert_eq!(client.alpn_protocol(), None);
 /// # });
 /// ```
 #[derive(Debug)]
 pub struct TcpStream {
-    inner: tokio::net::TcpStream,
+    io: Io,
     idle: Option<Arc<IdleClock>>,
+    /// The PROXY protocol header the connection began with, if the listener asked for one.
+    proxy: Option<Box<ProxyHeader>>,
+}
+
+/// The transport under a [`TcpStream`].
+#[derive(Debug)]
+pub(crate) enum Io {
+    Plain(tokio::net::TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
+}
+
+impl Io {
+    fn tcp(&self) -> &tokio::net::TcpStream {
+        match self {
+            Io::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => s.get_ref().0,
+        }
+    }
+}
+
+/// Evaluates `$e` with `$s` bound to whichever transport `$io` holds, plain first.
+macro_rules! dispatch {
+    ($io:expr, $s:ident => $e:expr) => {
+        match $io {
+            Io::Plain($s) => $e,
+            #[cfg(feature = "tls")]
+            Io::Tls($s) => $e,
+        }
+    };
 }
 
 impl TcpStream {
-    pub(crate) fn with_idle(inner: tokio::net::TcpStream, idle: Option<Arc<IdleClock>>) -> Self {
-        TcpStream { inner, idle }
+    /// A stream from a finished handshake: its transport and the PROXY header, if any.
+    pub(crate) fn secured(io: Io, proxy: Option<Box<ProxyHeader>>) -> Self {
+        TcpStream {
+            io,
+            idle: None,
+            proxy,
+        }
     }
 
-    /// Gives back tokio's stream; the idle clock no longer sees its reads.
+    /// Starts counting received bytes on `clock`.
+    pub(crate) fn set_idle(&mut self, clock: Option<Arc<IdleClock>>) {
+        self.idle = clock;
+    }
+
+    /// Gives back tokio's stream; the idle clock no longer sees its reads. For a TLS
+    /// connection that is the socket under TLS: the TLS session is dropped without a
+    /// `close_notify`, and what the peer sends next is ciphertext.
     pub fn into_inner(self) -> tokio::net::TcpStream {
-        self.inner
+        match self.io {
+            Io::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => s.into_inner().0,
+        }
+    }
+
+    /// The client's address: the source a PROXY protocol header carried, or else the
+    /// socket's peer.
+    ///
+    /// # Errors
+    ///
+    /// As [`tokio::net::TcpStream::peer_addr`] (e.g. `NotConnected`), when there was no
+    /// PROXY header with an address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match self.proxy.as_ref().and_then(|p| p.source) {
+            Some(addr) => Ok(addr),
+            None => self.io.tcp().peer_addr(),
+        }
+    }
+
+    /// The proxy's address (the socket's peer) when a PROXY protocol header gave the
+    /// client's: then [`peer_addr`](Self::peer_addr) is the client's. `None` without a header,
+    /// or for a `LOCAL` or `UNKNOWN` one (a health check: the proxy is the peer).
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        let header = self.proxy.as_ref()?;
+        header.source?;
+        self.io.tcp().peer_addr().ok()
+    }
+
+    /// The PROXY protocol header the connection began with, when the listener has
+    /// [`proxy_protocol`](crate::ListenerConfig::proxy_protocol) on.
+    pub fn proxy_header(&self) -> Option<&ProxyHeader> {
+        self.proxy.as_deref()
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self.io, Io::Plain(_))
+    }
+
+    /// The application protocol the TLS handshake agreed on by ALPN (`b"h2"`,
+    /// `b"http/1.1"`, …); `None` for plain TCP or when the client offered none the listener
+    /// has.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        match &self.io {
+            Io::Plain(_) => None,
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => s.get_ref().1.alpn_protocol(),
+        }
+    }
+
+    /// The certificate chain the client presented (end entity first), when the listener's
+    /// [`rustls::ServerConfig`] asks for client certificates; `None` for plain TCP or a client
+    /// that sent none.
+    #[cfg(feature = "tls")]
+    pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
+        match &self.io {
+            Io::Plain(_) => None,
+            Io::Tls(s) => s.get_ref().1.peer_certificates(),
+        }
+    }
+
+    /// The TLS session, for everything else rustls knows about it (protocol version, cipher
+    /// suite, SNI server name); `None` for plain TCP.
+    #[cfg(feature = "tls")]
+    pub fn tls_connection(&self) -> Option<&rustls::ServerConnection> {
+        match &self.io {
+            Io::Plain(_) => None,
+            Io::Tls(s) => Some(s.get_ref().1),
+        }
     }
 }
 
 impl From<tokio::net::TcpStream> for TcpStream {
     fn from(inner: tokio::net::TcpStream) -> Self {
-        TcpStream { inner, idle: None }
+        TcpStream {
+            io: Io::Plain(inner),
+            idle: None,
+            proxy: None,
+        }
     }
 }
 
 impl std::ops::Deref for TcpStream {
     type Target = tokio::net::TcpStream;
     fn deref(&self) -> &tokio::net::TcpStream {
-        &self.inner
+        self.io.tcp()
     }
 }
 
@@ -71,7 +204,7 @@ impl AsyncRead for TcpStream {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let res = dispatch!(&mut this.io, s => Pin::new(s).poll_read(cx, buf));
         if let (Some(idle), Poll::Ready(Ok(()))) = (&this.idle, &res) {
             if buf.filled().len() > before {
                 idle.touch();
@@ -87,7 +220,7 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        dispatch!(&mut self.get_mut().io, s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -95,19 +228,19 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        dispatch!(&mut self.get_mut().io, s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        dispatch!(&self.io, s => s.is_write_vectored())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        dispatch!(&mut self.get_mut().io, s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        dispatch!(&mut self.get_mut().io, s => Pin::new(s).poll_shutdown(cx))
     }
 }
 
