@@ -335,6 +335,10 @@ pin_project_lite::pin_project! {
     ///
     /// A hand-written future rather than an `async fn`: an `async fn` keeps its arguments
     /// apart from its locals, which would hold the body twice in every process's task.
+    ///
+    /// `repr(C)` keeps the fields every poll reads (runtime, cell, mailbox) ahead of the body,
+    /// on the task's first cache line, rather than after a body of any size.
+    #[repr(C)]
     struct Task<Fut, M> {
         // `None` only while the body is polled: lent to `Runtime::current` meanwhile.
         rt: Option<Arc<Inner>>,

@@ -169,15 +169,16 @@ impl<M> Ctx<M> {
     ///
     /// Cancel safe: a message is removed from a queue only when it is returned.
     pub async fn recv(&mut self) -> Msg<M> {
-        let cell = self.addr.handle.cell.clone();
-        poll_fn(|_| {
+        // Borrowed, not cloned: a receive costs no reference count.
+        let (cell, tx) = (&*self.addr.handle.cell, &*self.addr.tx);
+        poll_fn(move |_| {
             if let Some(sig) = cell.pop_signal() {
                 return Poll::Ready(match sig {
                     Signal::Exit(e) => Msg::Exit(e),
                     Signal::Down(d) => Msg::Down(d),
                 });
             }
-            self.addr.tx.poll_recv().map(Msg::User)
+            tx.poll_recv().map(Msg::User)
         })
         .await
     }

@@ -102,6 +102,8 @@ pub(crate) struct CallCell<Req, R> {
     state: Mutex<State<Req, R>>,
     /// Server-side holds: the queued envelope, then each [`Caller`].
     holds: AtomicUsize,
+    /// Set once replied: letting go of the last hold then needs no lock.
+    answered: std::sync::atomic::AtomicBool,
 }
 
 impl<Req, R> CallCell<Req, R> {
@@ -116,6 +118,7 @@ impl<Req: Send + 'static, R: Send + 'static> CallCell<Req, R> {
         Arc::new(CallCell {
             state: Mutex::new(State::Queued(Some(req), None)),
             holds: AtomicUsize::new(1),
+            answered: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -157,6 +160,7 @@ impl<Req: Send + 'static, R: Send + 'static> ReplySlot<R> for CallCell<Req, R> {
             _ => return false,
         };
         *st = State::Replied(reply);
+        self.answered.store(true, Ordering::Release);
         drop(st);
         if let Some(w) = waker {
             w.wake();
@@ -169,7 +173,7 @@ impl<Req: Send + 'static, R: Send + 'static> ReplySlot<R> for CallCell<Req, R> {
     }
 
     fn release(&self) {
-        if self.holds.fetch_sub(1, Ordering::AcqRel) != 1 {
+        if self.holds.fetch_sub(1, Ordering::AcqRel) != 1 || self.answered.load(Ordering::Acquire) {
             return;
         }
         let mut st = self.lock();

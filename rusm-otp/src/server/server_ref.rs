@@ -43,12 +43,14 @@ impl<S: Server> std::ops::Deref for ServerRef<S> {
     }
 }
 
-/// Stops waiting for a reply when dropped (a timed-out or cancelled call).
-struct Waiting<'a, Req: Send + 'static, R: Send + 'static>(&'a CallCell<Req, R>);
+/// Stops waiting for a reply when dropped before it came (a timed-out or cancelled call).
+struct Waiting<'a, Req: Send + 'static, R: Send + 'static>(&'a CallCell<Req, R>, bool);
 
 impl<Req: Send + 'static, R: Send + 'static> Drop for Waiting<'_, Req, R> {
     fn drop(&mut self) {
-        self.0.cancel();
+        if !self.1 {
+            self.0.cancel();
+        }
     }
 }
 
@@ -108,12 +110,15 @@ impl<S: Server> ServerRef<S> {
                 .expect("the request was never taken");
             return Err(CallError::NoProc(pid, req));
         }
-        let waiting = Waiting(&cell);
+        let mut waiting = Waiting(&cell, false);
         // One deadline for both waits: a server that lets go of the caller late must not
         // extend the call past `timeout`.
         let reply = within(timeout, async {
             match poll_fn(|cx| waiting.0.poll_reply(cx)).await {
-                Ok(r) => Ok(r),
+                Ok(r) => {
+                    waiting.1 = true; // taken: nothing to cancel
+                    Ok(r)
+                }
                 // Every hold on the call went without a reply: the server is exiting (its
                 // reason), or it dropped the caller and we wait out the timeout, as OTP's
                 // caller does.
