@@ -25,15 +25,16 @@
 //! SIGTERM/SIGINT: stop accepting, `BYE` to every connection, exit 0 within 5 s; a second
 //! signal exits at once with status 130.
 
+#[path = "../common/daemon.rs"]
+mod daemon;
+
 mod connection;
 mod nicks;
 mod protocol;
 mod room;
 mod rooms;
 
-use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,47 +69,21 @@ struct Args {
     debug_commands: bool,
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-/// Prints the tree on another thread: a slow or closed stdout never blocks or kills the
-/// server, and a dump still being written makes the next request skip.
-fn print_tree(rt: &Runtime, busy: &Arc<AtomicBool>) {
-    if busy.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    let tree = rt.tree().to_string();
-    let busy = busy.clone();
-    std::thread::spawn(move || {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(tree.as_bytes()).and_then(|()| out.flush());
-        busy.store(false, Ordering::Release);
-    });
-}
-
 #[rusm::main]
 async fn main(rt: Runtime) -> ExitCode {
     let args = Args::parse();
-    init_tracing();
+    daemon::init_tracing();
     if args.outbox == 0 {
         eprintln!("chat_server: --outbox must be at least 1");
         return ExitCode::FAILURE;
     }
     // Signal handlers first: `listening on` means ready, signals included.
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined1()),
-    ) else {
-        eprintln!("chat_server: cannot install signal handlers");
-        return ExitCode::FAILURE;
+    let mut signals = match daemon::Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("chat_server: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let started = async {
         let nicks = rt.start_server_named::<nicks::Nicks>("nicks", ()).await?;
@@ -147,31 +122,20 @@ async fn main(rt: Runtime) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    {
-        let mut out = std::io::stdout().lock();
-        if writeln!(out, "listening on {addr}")
-            .and_then(|()| out.flush())
-            .is_err()
-        {
-            tracing::warn!("stdout is closed; serving anyway");
-        }
-    }
-    let busy = Arc::new(AtomicBool::new(false));
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = usr1.recv() => print_tree(&rt, &busy),
-        }
-    }
+    daemon::say(&format!("listening on {addr}"));
+    signals.until_stop(&rt).await;
     // Stop accepting, say BYE to everyone, and give them the drain timeout to go.
     listener.suspend();
     let told = rt.pg().send(CONNECTIONS, ConnMsg::Bye);
     tracing::info!(connections = told, "shutting down");
-    let drained = listener.drain(DRAIN, |_| {});
+    let progress = daemon::every_second(|left| {
+        tracing::info!(connections = left, "draining");
+    });
     tokio::select! {
-        _ = drained => ExitCode::SUCCESS,
-        _ = term.recv() => ExitCode::from(130),
-        _ = int.recv() => ExitCode::from(130),
+        _ = listener.drain(DRAIN, progress) => ExitCode::SUCCESS,
+        _ = signals.next_stop() => {
+            eprintln!("chat_server: second signal: exiting without waiting for connections");
+            ExitCode::from(daemon::FORCED_EXIT)
+        }
     }
 }
