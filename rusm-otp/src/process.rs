@@ -382,8 +382,10 @@ where
         let cell: &Cell = this.cell;
         let pid = cell.pid;
         cell.waker.register(cx.waker());
+        // Only this task writes it: a load and a store, no locked read-modify-write.
+        let polls = cell.polls.load(std::sync::atomic::Ordering::Relaxed);
         cell.polls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .store(polls + 1, std::sync::atomic::Ordering::Relaxed);
         let reason = 'exit: {
             if cell.has_signal() {
                 if let Some(r) = cell.take_pending_exit() {
