@@ -45,15 +45,23 @@ impl Errors {
     }
 }
 
-/// One `key = value` argument.
+/// One `key = value` argument, or `key(...)` for the keys that take a list.
 pub(crate) struct Arg {
     pub(crate) key: syn::Ident,
     pub(crate) value: Expr,
+    /// `key(...)`: the tokens inside the parentheses (then `value` holds them verbatim).
+    pub(crate) list: Option<TokenStream>,
 }
 
 /// Parses `key = value, ...`, rejecting anything else and duplicate keys, and checking each
-/// key against `known` (listed in the message when unknown).
-pub(crate) fn parse(args: TokenStream, known: &[&str], errors: &mut Errors) -> Vec<Arg> {
+/// key against `known` (listed in the message when unknown). `key(...)` is taken for the
+/// keys in `lists` only.
+pub(crate) fn parse(
+    args: TokenStream,
+    known: &[&str],
+    lists: &[&str],
+    errors: &mut Errors,
+) -> Vec<Arg> {
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
         Ok(m) => m,
         Err(e) => {
@@ -63,12 +71,22 @@ pub(crate) fn parse(args: TokenStream, known: &[&str], errors: &mut Errors) -> V
     };
     let mut out: Vec<Arg> = Vec::new();
     for meta in metas {
-        let Meta::NameValue(nv) = meta else {
-            errors.spanned(&meta, "expected `key = value`");
-            continue;
+        let (path, value, list) = match meta {
+            Meta::NameValue(nv) => (nv.path, nv.value, None),
+            Meta::List(l)
+                if l.path
+                    .get_ident()
+                    .is_some_and(|k| lists.iter().any(|n| k == n)) =>
+            {
+                (l.path, Expr::Verbatim(l.tokens.clone()), Some(l.tokens))
+            }
+            meta => {
+                errors.spanned(&meta, "expected `key = value`");
+                continue;
+            }
         };
-        let Some(key) = nv.path.get_ident().cloned() else {
-            errors.at(nv.path.span(), "expected a key name");
+        let Some(key) = path.get_ident().cloned() else {
+            errors.at(path.span(), "expected a key name");
             continue;
         };
         let name = key.to_string();
@@ -86,10 +104,7 @@ pub(crate) fn parse(args: TokenStream, known: &[&str], errors: &mut Errors) -> V
             errors.at(key.span(), format!("duplicate key `{name}`"));
             continue;
         }
-        out.push(Arg {
-            key,
-            value: nv.value,
-        });
+        out.push(Arg { key, value, list });
     }
     out
 }

@@ -15,7 +15,7 @@ const SHAPE: &str = "expected `(ctx: Ctx, stream: TcpStream)` or \
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
-    let args = args::parse(attr, KEYS, &mut errors);
+    let args = args::parse(attr, KEYS, &[], &mut errors);
     let mut idle = quote!(::core::option::Option::None);
     let mut reset = quote!(::core::option::Option::None);
     for a in &args {

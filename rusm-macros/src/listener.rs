@@ -22,11 +22,17 @@ const KEYS: &[&str] = &[
     "intensity",
     "period_secs",
     "drain_timeout_ms",
+    "tls",
+    "proxy_protocol",
+    "handshake_timeout_ms",
 ];
+
+/// The keys inside `tls(...)`.
+const TLS_KEYS: &[&str] = &["cert", "key", "alpn"];
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
-    let args = args::parse(attr, KEYS, &mut errors);
+    let args = args::parse(attr, KEYS, &["tls"], &mut errors);
     let mut addr = quote!("127.0.0.1:0");
     let mut handler = None;
     let mut sets = Vec::new();
@@ -75,7 +81,18 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                     sets.push(quote!(config.backlog = #n;));
                 }
             }
-            "nodelay" | "reuse_port" | "close_with_reset" => {
+            "tls" => {
+                if let Some(set) = tls(a, &mut errors) {
+                    sets.push(set);
+                }
+            }
+            "handshake_timeout_ms" => {
+                if let Some(ms) = a.positive(&mut errors) {
+                    sets.push(quote!(config.handshake_timeout =
+                        ::rusm::__private::Duration::from_millis(#ms);));
+                }
+            }
+            "nodelay" | "reuse_port" | "close_with_reset" | "proxy_protocol" => {
                 if let Some(b) = a.bool(&mut errors) {
                     let field = &a.key;
                     sets.push(quote!(config.#field = #b;));
@@ -198,4 +215,69 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
         }
     })
+}
+
+/// `tls(cert = "PATH", key = "PATH"[, alpn = ["h2", ...]])`: the statement that sets the
+/// config's TLS. The files are read when the listener starts, which names a missing one.
+fn tls(a: &args::Arg, errors: &mut Errors) -> Option<TokenStream> {
+    let Some(tokens) = &a.list else {
+        errors.spanned(
+            &a.value,
+            "`tls` takes the certificate and key files: `tls(cert = \"cert.pem\", key = \"key.pem\")`",
+        );
+        return None;
+    };
+    if !cfg!(feature = "tls") {
+        errors.at(
+            a.key.span(),
+            "`tls(...)` needs the `tls` feature of `rusm` (on by default): \
+             `rusm = { version = \"...\", features = [\"tls\"] }`",
+        );
+        return None;
+    }
+    let inner = args::parse(tokens.clone(), TLS_KEYS, &[], errors);
+    let (mut cert, mut key, mut alpn) = (None, None, None);
+    for i in &inner {
+        match i.key.to_string().as_str() {
+            "cert" => cert = i.str(errors),
+            "key" => key = i.str(errors),
+            "alpn" => alpn = alpn_list(i, errors),
+            _ => unreachable!("checked by args::parse"),
+        }
+    }
+    for (name, value) in [("cert", &cert), ("key", &key)] {
+        if value.is_none() && !inner.iter().any(|i| i.key == name) {
+            errors.at(
+                a.key.span(),
+                format!("`tls(...)` needs `{name} = \"PATH\"` (a PEM file)"),
+            );
+        }
+    }
+    let (cert, key) = (cert?, key?);
+    let alpn = alpn.map(|protocols| quote!(.alpn([#(#protocols),*])));
+    Some(quote! {
+        config.tls = ::core::option::Option::Some(
+            ::rusm::__private::TlsConfig::pem_files(#cert, #key) #alpn
+        );
+    })
+}
+
+/// `alpn = ["h2", "http/1.1"]`: string literals.
+fn alpn_list(a: &args::Arg, errors: &mut Errors) -> Option<Vec<syn::LitStr>> {
+    let msg = "`alpn` takes a list of protocol names, e.g. `alpn = [\"h2\", \"http/1.1\"]`";
+    let syn::Expr::Array(array) = &a.value else {
+        errors.spanned(&a.value, msg);
+        return None;
+    };
+    let mut out = Vec::new();
+    for e in &array.elems {
+        match e {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) if !s.value().is_empty() => out.push(s.clone()),
+            other => errors.spanned(other, msg),
+        }
+    }
+    Some(out)
 }

@@ -75,7 +75,11 @@ pub use rusm_macros::connection;
 /// `addr = "IP:PORT"` (checked at compile time; default `"127.0.0.1:0"`), `handler = fn_name`,
 /// `acceptors = N`, `max_connections = N`, `backlog = N`, `nodelay = bool`,
 /// `reuse_port = bool`, `close_with_reset = bool`, `idle_timeout_ms = N`, `intensity = N` and
-/// `period_secs = N` (the acceptors' restart intensity), `drain_timeout_ms = N`.
+/// `period_secs = N` (the acceptors' restart intensity), `drain_timeout_ms = N`,
+/// `tls(cert = "cert.pem", key = "key.pem")` with an optional `alpn = ["h2", "http/1.1"]`
+/// (TLS with rustls; the files are read, and a missing one named, when the listener starts),
+/// `proxy_protocol = bool` (a PROXY protocol v1/v2 header first on every connection) and
+/// `handshake_timeout_ms = N` (for the header and the TLS handshake; default 10 s).
 ///
 /// What is generated, on the struct: `ADDR`, `config() -> ListenerConfig`,
 /// `builder() -> ListenerBuilder` (override the address from flags, give shared state),
@@ -130,6 +134,8 @@ pub mod __private {
         ChildSpec, Ctx, Handler, HandlerOptions, Listener, ListenerBuilder, ListenerConfig,
         Runtime, TcpStream,
     };
+    #[cfg(feature = "tls")]
+    pub use rusm_otp::TlsConfig;
     pub use std::sync::Arc;
     pub use std::time::Duration;
 
