@@ -2,7 +2,12 @@
 //!
 //! ```text
 //! cargo run --example echo_server -- --addr 127.0.0.1:7000 --max-connections 10000 --acceptors 2
+//! cargo run --example echo_server -- --tls-cert cert.pem --tls-key key.pem --proxy-protocol
 //! ```
+//!
+//! With `--tls-cert`/`--tls-key` every connection is TLS (its process does the handshake);
+//! with `--proxy-protocol` each must begin with a PROXY protocol v1 or v2 header, as HAProxy
+//! or nginx send with `send-proxy`/`proxy_protocol on` (header first, then TLS).
 //!
 //! Prints `listening on HOST:PORT` once bound and its signal handlers are installed.
 //! SIGINT/SIGTERM: stop accepting at once, give open connections 5 s, exit 0; a second signal
@@ -37,6 +42,18 @@ struct Args {
     /// their place under --max-connections back within a minute.
     #[arg(long, default_value_t = 60)]
     idle_timeout: u64,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Expect a PROXY protocol (v1 or v2) header first on every connection.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// Seconds a connection has for its PROXY header and TLS handshake.
+    #[arg(long, default_value_t = 10)]
+    handshake_timeout: u64,
 }
 
 /// Echoes every byte; on half-close, echoes what came, then closes.
@@ -74,16 +91,21 @@ async fn main(rt: Runtime) -> ExitCode {
         }
     };
     let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
-    let listener = EchoListener::builder()
+    let mut builder = EchoListener::builder()
         .addr(args.addr)
+        .proxy_protocol(args.proxy_protocol)
         .configure(|mut c| {
             c.max_connections = args.max_connections.unwrap_or(c.max_connections);
             c.acceptors = args.acceptors.unwrap_or(c.acceptors);
             c.idle_timeout = idle;
+            c.handshake_timeout = Duration::from_secs(args.handshake_timeout.max(1));
             c
-        })
-        .start(&rt)
-        .await;
+        });
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        builder = builder.tls(rusm::TlsConfig::pem_files(cert, key));
+    }
+    // A missing certificate or key file fails here, naming it.
+    let listener = builder.start(&rt).await;
     let (addr, listener) = match listener {
         Ok(x) => x,
         Err(e) => {
