@@ -46,12 +46,12 @@
 pub(crate) mod dynamic;
 mod spec;
 mod strategy;
+mod table;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use crate::call::ReplyTo;
 use crate::error::{StartError, SupervisorError};
@@ -59,8 +59,10 @@ use crate::exit::ExitReason;
 use crate::link::ExitSignal;
 use crate::process::cell::{lock_pair, Cell, Signal};
 use crate::process::{spawn_with, Addr, Ctx, Msg, Pid, ProcessHandle, SpawnOpts};
-use crate::runtime::{Inner, PidMap, Runtime};
+use crate::runtime::{Inner, Runtime};
 use strategy::RestartWindow;
+pub(crate) use table::{Child, ChildState, ChildTable, StaticChildren, SupervisorShared};
+pub use table::{ChildCounts, ChildInfo};
 
 pub use dynamic::{DynamicSupervisorRef, DynamicSupervisorSpec};
 pub use spec::{
@@ -195,201 +197,6 @@ pub(crate) fn validate_child(c: &ChildSpec, auto: AutoShutdown) -> Result<(), St
         )));
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared state, read by inspection without messaging the supervisor.
-
-#[derive(Debug)]
-pub(crate) enum ChildState {
-    Running {
-        cell: Arc<Cell>,
-        since: Instant,
-        sup: Option<Arc<SupervisorShared>>,
-    },
-    Restarting,
-    Stopped,
-}
-
-#[derive(Debug)]
-pub(crate) struct Child {
-    pub(crate) id: Arc<str>,
-    /// `None` for temporary children of a dynamic supervisor: their start is never needed
-    /// again, so it is not retained (OTP-16804).
-    pub(crate) spec: Option<Box<ChildSpec>>,
-    pub(crate) restart: Restart,
-    pub(crate) child_type: ChildType,
-    pub(crate) shutdown: Shutdown,
-    pub(crate) significant: bool,
-    pub(crate) state: ChildState,
-    pub(crate) restarts: u64,
-    pub(crate) backoff_attempt: u32,
-    pub(crate) last_started: Option<Instant>,
-    /// The peer address of a connection process; formatted only when inspected.
-    pub(crate) peer: Option<std::net::SocketAddr>,
-}
-
-impl Child {
-    pub(crate) fn new(spec: &ChildSpec, keep_spec: bool) -> Self {
-        Child {
-            id: spec.id.clone(),
-            spec: keep_spec.then(|| Box::new(spec.clone())),
-            restart: spec.restart,
-            child_type: spec.child_type,
-            shutdown: spec.shutdown_spec(),
-            significant: spec.significant,
-            state: ChildState::Stopped,
-            restarts: 0,
-            backoff_attempt: 0,
-            last_started: None,
-            peer: None,
-        }
-    }
-
-    pub(crate) fn cell(&self) -> Option<&Arc<Cell>> {
-        match &self.state {
-            ChildState::Running { cell, .. } => Some(cell),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn pid(&self) -> Option<Pid> {
-        self.cell().map(|c| c.pid)
-    }
-
-    pub(crate) fn set_running(&mut self, started: Started) {
-        let now = Instant::now();
-        self.last_started = Some(now);
-        self.state = match started.cell {
-            Some(cell) => ChildState::Running {
-                cell,
-                since: now,
-                sup: started.sup,
-            },
-            None => ChildState::Stopped,
-        };
-    }
-}
-
-#[derive(Debug)]
-pub(crate) enum ChildTable {
-    Static(Vec<Child>),
-    /// Boxed entries: the map's spare capacity then costs a pointer per slot, not a child.
-    Dynamic(PidMap<Box<Child>>),
-}
-
-/// What a supervisor shares with inspection: its flags and its child table.
-#[derive(Debug)]
-pub(crate) struct SupervisorShared {
-    pub(crate) pid: Pid,
-    pub(crate) name: Option<Arc<str>>,
-    pub(crate) strategy: &'static str,
-    pub(crate) intensity: u32,
-    pub(crate) period: Duration,
-    pub(crate) started: Instant,
-    pub(crate) children: Mutex<ChildTable>,
-}
-
-impl SupervisorShared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, ChildTable> {
-        self.children.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The rows of [`SupervisorRef::which_children`], read now: the caller decides whether
-    /// that is ordered with the supervisor's handling (a call answered by the supervisor) or
-    /// a snapshot (inspection, a listener's drain).
-    pub(crate) fn which_children_now(&self) -> Vec<ChildInfo> {
-        match &*self.lock() {
-            ChildTable::Static(v) => v.iter().map(child_info).collect(),
-            ChildTable::Dynamic(m) => {
-                let mut v: Vec<ChildInfo> = m.values().map(|c| child_info(c)).collect();
-                v.sort_by_key(|c| c.pid);
-                v
-            }
-        }
-    }
-
-    /// [`SupervisorRef::count_children`], read now (see [`which_children_now`](Self::which_children_now)).
-    pub(crate) fn count_now(&self) -> ChildCounts {
-        match &*self.lock() {
-            ChildTable::Static(v) => count(v.iter()),
-            ChildTable::Dynamic(m) => count(m.values().map(|c| &**c)),
-        }
-    }
-
-    fn with_static<R>(&self, f: impl FnOnce(&mut Vec<Child>) -> R) -> R {
-        match &mut *self.lock() {
-            ChildTable::Static(v) => f(v),
-            ChildTable::Dynamic(_) => unreachable!("static supervisor with a dynamic table"),
-        }
-    }
-}
-
-/// One row of [`SupervisorRef::which_children`] and [`DynamicSupervisorRef::which_children`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChildInfo {
-    /// The child's id; for a dynamic supervisor's child, the id of the spec it was started
-    /// with (a label there: its children are addressed by pid), empty for a connection.
-    pub id: String,
-    /// Its pid while running; `None` while stopped or restarting (OTP's `undefined` and
-    /// `restarting`).
-    pub pid: Option<Pid>,
-    /// Whether it is being restarted (OTP shows `restarting` instead of a pid): its exit was
-    /// handled and its new process is not running yet — the restart is delayed by its
-    /// [`Backoff`], or its start failed and is retried.
-    pub restarting: bool,
-    /// Worker or supervisor.
-    pub child_type: ChildType,
-    /// Its restart type.
-    pub restart: Restart,
-    /// How many times it was restarted.
-    pub restarts: u64,
-}
-
-/// [`SupervisorRef::count_children`], as OTP's `count_children/1`: every child is counted,
-/// running, stopped or restarting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ChildCounts {
-    /// All child specs, running or not.
-    ///
-    /// For a [dynamic supervisor](DynamicSupervisorRef::count_children), its children: each
-    /// was started from a spec of its own, as in Elixir's `DynamicSupervisor` (whose `specs`
-    /// is its number of children). OTP's `simple_one_for_one` says `1` there, its one
-    /// template, from which every child starts with extra arguments; a RUSM dynamic supervisor
-    /// has no template to count, and 1 would tell nothing.
-    pub specs: usize,
-    /// Children whose process is alive.
-    pub active: usize,
-    /// Children of type supervisor.
-    pub supervisors: usize,
-    /// Children of type worker.
-    pub workers: usize,
-}
-
-pub(crate) fn child_info(c: &Child) -> ChildInfo {
-    ChildInfo {
-        id: c.id.to_string(),
-        pid: c.pid(),
-        restarting: matches!(c.state, ChildState::Restarting),
-        child_type: c.child_type,
-        restart: c.restart,
-        restarts: c.restarts,
-    }
-}
-
-pub(crate) fn count<'a>(children: impl Iterator<Item = &'a Child>) -> ChildCounts {
-    let mut n = ChildCounts::default();
-    for c in children {
-        n.specs += 1;
-        if c.cell().is_some_and(|cell| cell.is_alive()) {
-            n.active += 1;
-        }
-        match c.child_type {
-            ChildType::Worker => n.workers += 1,
-            ChildType::Supervisor => n.supervisors += 1,
-        }
-    }
-    n
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -559,7 +366,7 @@ impl SupervisorRef {
     /// [`which_children`](Self::which_children) for an answer ordered with the supervisor.
     pub fn child_pid(&self, id: &str) -> Option<Pid> {
         match &*self.shared.lock() {
-            ChildTable::Static(v) => v.iter().find(|c| &*c.id == id).and_then(Child::pid),
+            ChildTable::Static(v) => v.find_id(id).and_then(Child::pid),
             ChildTable::Dynamic(_) => None,
         }
     }
@@ -657,15 +464,14 @@ async fn supervisor_main(
     parent: Option<Pid>,
     init: oneshot::Sender<Result<Arc<SupervisorShared>, StartError>>,
 ) -> ExitReason {
-    let shared = Arc::new(SupervisorShared {
-        pid: ctx.pid(),
-        name: spec.name.clone(),
-        strategy: spec.strategy.as_str(),
-        intensity: spec.intensity,
-        period: spec.period,
-        started: Instant::now(),
-        children: Mutex::new(ChildTable::Static(Vec::new())),
-    });
+    let shared = Arc::new(SupervisorShared::new(
+        ctx.pid(),
+        spec.name.clone(),
+        spec.strategy.as_str(),
+        spec.intensity,
+        spec.period,
+        ChildTable::Static(StaticChildren::default()),
+    ));
     let mut sup = Sup {
         ctx,
         on_stop: spec.on_stop.clone(),
@@ -716,8 +522,7 @@ impl Sup {
     }
 
     fn index_of(&self, id: &str) -> Option<usize> {
-        self.shared
-            .with_static(|v| v.iter().position(|c| &*c.id == id))
+        self.shared.with_static(|v| v.position_id(id))
     }
 
     /// Runs a child's start function; links it if the start function did not.
@@ -750,7 +555,7 @@ impl Sup {
         match msg {
             SupMsg::StartChild(spec, reply) => {
                 let existing = self.shared.with_static(|v| {
-                    v.iter().find(|c| c.id == spec.id).map(|c| match c.pid() {
+                    v.find_id(&spec.id).map(|c| match c.pid() {
                         Some(pid) => SupervisorError::AlreadyStarted(pid),
                         None => SupervisorError::AlreadyPresent,
                     })
@@ -777,10 +582,7 @@ impl Sup {
             }
             SupMsg::DeleteChild(id, reply) => {
                 let r = self.shared.with_static(|v| {
-                    let i = v
-                        .iter()
-                        .position(|c| *c.id == *id)
-                        .ok_or(SupervisorError::NotFound)?;
+                    let i = v.position_id(&id).ok_or(SupervisorError::NotFound)?;
                     match v[i].state {
                         ChildState::Running { .. } => Err(SupervisorError::Running),
                         ChildState::Restarting => Err(SupervisorError::Restarting),
@@ -820,10 +622,7 @@ impl Sup {
 
     async fn restart_child(&mut self, id: &str) -> Result<Option<Pid>, SupervisorError> {
         let spec = self.shared.with_static(|v| {
-            let c = v
-                .iter()
-                .find(|c| &*c.id == id)
-                .ok_or(SupervisorError::NotFound)?;
+            let c = v.find_id(id).ok_or(SupervisorError::NotFound)?;
             match c.state {
                 ChildState::Running { .. } => Err(SupervisorError::Running),
                 ChildState::Restarting => Err(SupervisorError::Restarting),
@@ -838,7 +637,7 @@ impl Sup {
             .map_err(SupervisorError::Start)?;
         let pid = started.cell.as_ref().map(|c| c.pid);
         self.shared.with_static(|v| {
-            if let Some(c) = v.iter_mut().find(|c| &*c.id == id) {
+            if let Some(c) = v.find_id_mut(id) {
                 c.set_running(started);
             }
         });
@@ -856,7 +655,7 @@ impl Sup {
     /// would be restarted, binding its port again.
     async fn child_exited(&mut self, pid: Pid, reason: ExitReason) -> Option<ExitReason> {
         let found = self.shared.with_static(|v| {
-            let i = v.iter().position(|c| c.pid() == Some(pid))?;
+            let i = v.position_pid(pid)?;
             let c = &mut v[i];
             let cell = c.cell().cloned();
             c.state = ChildState::Stopped;
@@ -867,7 +666,7 @@ impl Sup {
         if cell.is_some_and(|cell| cell.lock().orderly) {
             tracing::info!(supervisor = %self.pid(), child = %id, pid = %pid, reason = %reason, "child stopped in order; left stopped");
             if restart == Restart::Temporary {
-                self.shared.with_static(|v| v.retain(|c| c.id != id));
+                self.shared.with_static(|v| v.remove_id(&id));
             }
             return None;
         }
@@ -879,7 +678,7 @@ impl Sup {
             Restart::Transient if !reason.is_normal() => self.restart(&id).await,
             Restart::Transient => self.auto_shutdown(significant).await,
             Restart::Temporary => {
-                self.shared.with_static(|v| v.retain(|c| c.id != id));
+                self.shared.with_static(|v| v.remove_id(&id));
                 self.auto_shutdown(significant).await
             }
         }
@@ -907,8 +706,8 @@ impl Sup {
 
     fn is_restarting(&self, id: &str) -> bool {
         self.shared.with_static(|v| {
-            v.iter()
-                .any(|c| &*c.id == id && matches!(c.state, ChildState::Restarting))
+            v.find_id(id)
+                .is_some_and(|c| matches!(c.state, ChildState::Restarting))
         })
     }
 
@@ -930,6 +729,7 @@ impl Sup {
     /// and a `terminate_child` of the restarting child cancels the whole group's restart.
     async fn restart(&mut self, id: &Arc<str>) -> Option<ExitReason> {
         if !self.window.add_restart() {
+            self.ctx.runtime().note_intensity_exceeded(self.pid());
             tracing::error!(
                 supervisor = %self.pid(),
                 child = %id,
@@ -938,7 +738,7 @@ impl Sup {
                 "restart intensity exceeded; shutting down"
             );
             self.shared.with_static(|v| {
-                if let Some(c) = v.iter_mut().find(|c| c.id == *id) {
+                if let Some(c) = v.find_id_mut(id) {
                     c.state = ChildState::Stopped;
                 }
             });
@@ -1038,7 +838,7 @@ impl Sup {
                     tracing::error!(supervisor = %self.pid(), child = %spec.id, error = %e, "child restart failed; retrying");
                     self.shared.with_static(|v| {
                         v[i].state = ChildState::Restarting;
-                        for c in &mut v[i + 1..end] {
+                        for c in v.slice_mut(i + 1..end) {
                             if matches!(c.state, ChildState::Restarting) {
                                 c.state = ChildState::Stopped;
                             }
@@ -1053,7 +853,7 @@ impl Sup {
 
     async fn terminate_by_id(&mut self, id: &str) {
         let running = self.shared.with_static(|v| {
-            let c = v.iter_mut().find(|c| &*c.id == id)?;
+            let c = v.find_id_mut(id)?;
             let r = c.cell().cloned().map(|cell| (cell, c.shutdown));
             if matches!(c.state, ChildState::Restarting) {
                 c.state = ChildState::Stopped;
@@ -1064,7 +864,7 @@ impl Sup {
             self.shutdown_child(&cell, how).await;
         }
         self.shared.with_static(|v| {
-            if let Some(i) = v.iter().position(|c| &*c.id == id) {
+            if let Some(i) = v.position_id(id) {
                 v[i].state = ChildState::Stopped;
                 if v[i].restart == Restart::Temporary {
                     v.remove(i);
@@ -1097,14 +897,19 @@ impl Sup {
     }
 
     async fn shutdown_child(&self, cell: &Arc<Cell>, how: Shutdown) -> ExitReason {
-        shutdown_child(&self.ctx.handle().cell, cell, how).await
+        shutdown_child(&self.ctx.handle().cell, &self.shared, cell, how).await
     }
 }
 
 /// OTP's `shutdown/1`: stop one child by its shutdown spec and wait until it is dead, then
 /// flush its EXIT from the supervisor's system queue. Waiting watches the child's exit itself
 /// (a monitor, not the link), so a child that unlinked itself cannot hang the supervisor.
-pub(crate) async fn shutdown_child(me: &Arc<Cell>, cell: &Arc<Cell>, how: Shutdown) -> ExitReason {
+pub(crate) async fn shutdown_child(
+    me: &Arc<Cell>,
+    shared: &SupervisorShared,
+    cell: &Arc<Cell>,
+    how: Shutdown,
+) -> ExitReason {
     // Stopping a child under its shutdown spec is not a crash, even when it ends `killed`.
     cell.lock().orderly = true;
     let reason = match how {
@@ -1127,7 +932,7 @@ pub(crate) async fn shutdown_child(me: &Arc<Cell>, cell: &Arc<Cell>, how: Shutdo
             wait_cell(cell).await
         }
     };
-    flush_exit(me, cell.pid);
+    flush_exits(me, shared, |pid| pid == cell.pid);
     match &reason {
         ExitReason::Killed | ExitReason::Shutdown(_) | ExitReason::Normal => {}
         r => {
@@ -1141,10 +946,18 @@ pub(crate) async fn wait_cell(cell: &Arc<Cell>) -> ExitReason {
     cell.wait_finished().await
 }
 
-pub(crate) fn flush_exit(me: &Cell, pid: Pid) {
+/// Removes the queued EXITs of the children `from` selects from the supervisor's system
+/// queue: one pass over the queue, counted in `shared.flush_scanned`. Stopping many children
+/// at once flushes them all in one call (a call per child would scan the queue of all their
+/// EXITs once each: quadratic).
+pub(crate) fn flush_exits(me: &Cell, shared: &SupervisorShared, mut from: impl FnMut(Pid) -> bool) {
     let mut st = me.lock();
+    shared.flush_scanned.fetch_add(
+        st.signals.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     st.signals
-        .retain(|s| !matches!(s, Signal::Exit(e) if e.from == pid));
+        .retain(|s| !matches!(s, Signal::Exit(e) if from(e.from)));
     me.refresh_flag(&st);
 }
 

@@ -7,7 +7,7 @@
 //! Temporary children keep no spec (OTP-16804): a supervisor of many short-lived children
 //! holds only what is alive.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -22,7 +22,7 @@ use crate::process::{spawn_with, Addr, Ctx, Msg, Pid, ProcessHandle, SpawnOpts};
 use crate::runtime::{Inner, PidMap, Runtime};
 use crate::supervisor::strategy::RestartWindow;
 use crate::supervisor::{
-    ensure_link, flush_exit, shutdown_child, wait_cell, Child, ChildCounts, ChildInfo, ChildSpec,
+    ensure_link, flush_exits, shutdown_child, wait_cell, Child, ChildCounts, ChildInfo, ChildSpec,
     ChildState, ChildTable, ChildType, Restart, Shutdown, Started, Starter, SupervisorShared,
     DEFAULT_INTENSITY, DEFAULT_PERIOD,
 };
@@ -343,15 +343,14 @@ async fn dynamic_main(
     parent: Option<Pid>,
     init: oneshot::Sender<Arc<SupervisorShared>>,
 ) -> ExitReason {
-    let shared = Arc::new(SupervisorShared {
-        pid: ctx.pid(),
-        name: spec.name.clone(),
-        strategy: "dynamic",
-        intensity: spec.intensity,
-        period: spec.period,
-        started: Instant::now(),
-        children: Mutex::new(ChildTable::Dynamic(PidMap::default())),
-    });
+    let shared = Arc::new(SupervisorShared::new(
+        ctx.pid(),
+        spec.name.clone(),
+        "dynamic",
+        spec.intensity,
+        spec.period,
+        ChildTable::Dynamic(PidMap::default()),
+    ));
     let mut sup = DynSup {
         ctx,
         shared: shared.clone(),
@@ -459,7 +458,7 @@ impl DynSup {
         // A restarting child has no process: forgetting it cancels its restart (the pending
         // retry finds nothing), as terminating OTP's `{restarting, OldPid}` does.
         if let Some(cell) = cell {
-            shutdown_child(&self.ctx.handle().cell, &cell, how).await;
+            shutdown_child(&self.ctx.handle().cell, &self.shared, &cell, how).await;
         }
         self.map(|m| m.remove(&pid.0));
         Ok(())
@@ -505,6 +504,7 @@ impl DynSup {
     /// and counted, and retries through the mailbox so that requests are served meanwhile.
     async fn restart(&mut self, old: Pid) -> Option<ExitReason> {
         if !self.window.add_restart() {
+            self.ctx.runtime().note_intensity_exceeded(self.ctx.pid());
             tracing::error!(
                 supervisor = %self.ctx.pid(),
                 pid = %old,
@@ -582,7 +582,9 @@ impl DynSup {
                 cell.exit_signal(me.pid, &ExitReason::Killed, true, false);
                 wait_cell(cell).await;
             }
-            flush_exit(&me, cell.pid);
         }
+        // Their EXITs, flushed in one pass over the queue.
+        let pids: PidMap<()> = children.iter().map(|(c, _)| (c.pid.0, ())).collect();
+        flush_exits(&me, &self.shared, |pid| pids.contains_key(&pid.0));
     }
 }
