@@ -105,6 +105,59 @@ impl fmt::Display for ExitReason {
     }
 }
 
+/// How many processes of a runtime have exited, by the class of their reason
+/// ([`Runtime::exit_counts`](crate::Runtime::exit_counts)).
+///
+/// | field | reasons |
+/// |---|---|
+/// | `normal` | [`Normal`](ExitReason::Normal) |
+/// | `shutdown` | [`Shutdown`](ExitReason::Shutdown), with or without a payload |
+/// | `killed` | [`Killed`](ExitReason::Killed) |
+/// | `error` | [`Error`](ExitReason::Error) and [`NoProc`](ExitReason::NoProc) |
+/// | `panic` | [`Panic`](ExitReason::Panic) |
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExitCounts {
+    /// Bodies that returned.
+    pub normal: u64,
+    /// Orderly stops.
+    pub shutdown: u64,
+    /// Kills.
+    pub killed: u64,
+    /// Errors (and `noproc`).
+    pub error: u64,
+    /// Panics.
+    pub panic: u64,
+}
+
+impl ExitCounts {
+    /// The classes in [`ExitCounts`]' order, as its fields are named.
+    pub const CLASSES: [&'static str; 5] = ["normal", "shutdown", "killed", "error", "panic"];
+
+    /// The counts in the order of [`CLASSES`](Self::CLASSES).
+    pub fn by_class(&self) -> [u64; 5] {
+        [
+            self.normal,
+            self.shutdown,
+            self.killed,
+            self.error,
+            self.panic,
+        ]
+    }
+}
+
+impl ExitReason {
+    /// Its index in [`ExitCounts::CLASSES`].
+    pub(crate) fn class_index(&self) -> usize {
+        match self {
+            ExitReason::Normal => 0,
+            ExitReason::Shutdown(_) => 1,
+            ExitReason::Killed => 2,
+            ExitReason::Error(_) | ExitReason::NoProc => 3,
+            ExitReason::Panic(_) => 4,
+        }
+    }
+}
+
 /// The error that ended a process, shared cheaply between every process that learns of it.
 #[derive(Clone)]
 pub struct ExitError {

@@ -100,12 +100,103 @@ impl Runtime {
             .filter(|s| self.inner.lookup(s.pid).is_some())
             .map(|s| {
                 let uptime = Some(s.started.elapsed());
-                let id = s.name.as_deref().unwrap_or("supervisor").to_string();
+                let id = root_id(&s);
                 supervisor_node(&s, id, None, 0, uptime)
             })
             .collect();
         TreeSnapshot { roots }
     }
+}
+
+impl Runtime {
+    /// How many times each supervisor reached its restart intensity and shut down, by its
+    /// path in the tree ([`TreeSnapshot::supervisor_restarts`] names supervisors the same
+    /// way), in the order each first did. A supervisor restarted by its own supervisor keeps
+    /// its path, so its count goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use rusm_otp::{Runtime, SupervisorSpec, Strategy, ChildSpec, Ctx};
+    /// # let rt = Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let sup = rt.start_supervisor(SupervisorSpec::new(Strategy::OneForOne).name("app")
+    ///     .child(ChildSpec::worker("flaky", |_ctx: Ctx| async { panic!("boom") as () })))
+    ///     .await;
+    /// // It crashes at once every time: the default intensity (1 in 5 s) is reached.
+    /// # let _ = sup;
+    /// # tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    /// assert_eq!(rt.intensity_exceeded(), vec![("app".to_string(), 1)]);
+    /// # });
+    /// ```
+    pub fn intensity_exceeded(&self) -> Vec<(String, u64)> {
+        self.inner
+            .intensity_exceeded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Counts one intensity-exceeded shutdown of the supervisor `sup`, which is still alive
+    /// and listed by its own supervisor. Called at that rare event only: it walks the tables
+    /// on the way from a root down to `sup`, one lock at a time.
+    pub(crate) fn note_intensity_exceeded(&self, sup: Pid) {
+        let path = self.supervisor_path(sup).unwrap_or_else(|| sup.to_string());
+        let mut counts = self
+            .inner
+            .intensity_exceeded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match counts.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((path, 1)),
+        }
+    }
+
+    /// The path of the supervisor `pid` in the tree: the ids from its root down, joined
+    /// by `/` (a root's id is its registered name, or `supervisor`).
+    fn supervisor_path(&self, pid: Pid) -> Option<String> {
+        let roots = self.inner.roots();
+        // `pid`, its parent, …, up to a root supervisor.
+        let mut chain = vec![pid];
+        let root = loop {
+            let last = *chain.last()?;
+            if let Some(r) = roots.iter().find(|r| r.pid == last) {
+                break r.clone();
+            }
+            let parent = self.inner.lookup(last)?.parent;
+            if parent == Pid::EXTERNAL || chain.len() > 64 {
+                return None;
+            }
+            chain.push(parent);
+        };
+        let mut path = root_id(&root);
+        let mut sup = root;
+        for &next in chain.iter().rev().skip(1) {
+            let (id, below) = {
+                let table = sup.lock();
+                let found = match &*table {
+                    ChildTable::Static(v) => v.iter().find(|c| c.pid() == Some(next)).map(row),
+                    ChildTable::Dynamic(m) => {
+                        m.values().find(|c| c.pid() == Some(next)).map(|c| row(c))
+                    }
+                };
+                let (node, below, _) = found?;
+                (node.id, below)
+            };
+            path.push('/');
+            path.push_str(&id);
+            match below {
+                Some(below) => sup = below,
+                None => return None,
+            }
+        }
+        Some(path)
+    }
+}
+
+fn root_id(s: &SupervisorShared) -> String {
+    s.name.as_deref().unwrap_or("supervisor").to_string()
 }
 
 fn supervisor_node(
@@ -380,6 +471,43 @@ impl TreeSnapshot {
     /// The first node, depth first, whose id is `id`.
     pub fn find(&self, id: &str) -> Option<&Node> {
         self.roots.iter().find_map(|r| r.find(id))
+    }
+
+    /// Every supervisor in the tree, depth first, by its path (the ids from its root down,
+    /// joined by `/`), with the restarts of its children added up: how often it restarted
+    /// one of them. The count starts again from zero when the supervisor itself is restarted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use rusm_otp::{Runtime, SupervisorSpec, Strategy, ChildSpec, Ctx};
+    /// # let rt = Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let inner = SupervisorSpec::new(Strategy::OneForOne)
+    ///     .child(ChildSpec::worker("db", |mut ctx: Ctx| async move { ctx.recv().await; }));
+    /// let app = rt.start_supervisor(SupervisorSpec::new(Strategy::OneForOne).name("app")
+    ///     .child(ChildSpec::supervisor("store", inner)))
+    ///     .await.unwrap();
+    /// let paths: Vec<String> = rt.tree().supervisor_restarts().into_iter().map(|(p, _)| p).collect();
+    /// assert_eq!(paths, ["app", "app/store"]);
+    /// # app.stop().await;
+    /// # });
+    /// ```
+    pub fn supervisor_restarts(&self) -> Vec<(String, u64)> {
+        fn walk(node: &Node, path: String, out: &mut Vec<(String, u64)>) {
+            let restarts = node.children.iter().map(|c| c.restarts).sum();
+            out.push((path.clone(), restarts));
+            for c in &node.children {
+                if c.kind == NodeKind::Supervisor {
+                    walk(c, format!("{path}/{}", c.id), out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for r in &self.roots {
+            walk(r, r.id.clone(), &mut out);
+        }
+        out
     }
 }
 

@@ -62,17 +62,18 @@ mod tcp;
 
 pub use call::{ReplyTo, TimerRef, DEFAULT_CALL_TIMEOUT};
 pub use error::{
-    CallError, HandshakeError, HandshakeStage, LinkError, RegisterError, SendError, StartError,
-    SupervisorError,
+    CallError, HandshakeError, HandshakeStage, LinkError, ParsePidError, RegisterError, SendError,
+    StartError, SupervisorError,
 };
-pub use exit::{ExitError, ExitReason, IntoExitReason};
+pub use exit::{ExitCounts, ExitError, ExitReason, IntoExitReason};
 pub use inspect::{Node, NodeKind, NodeStatus, TreeSnapshot};
 pub use link::ExitSignal;
 pub use monitor::{Down, MonitorRef};
 pub use panics::report_process_panics;
 pub use pg::{Pg, PgError};
 pub use process::{
-    current_pid, Addr, Ctx, Msg, Pid, ProcessHandle, ProcessInfo, ProcessStatus, TopBy, TopEntry,
+    current_pid, Addr, Ctx, Msg, Pid, ProcessHandle, ProcessInfo, ProcessRow, ProcessStatus, TopBy,
+    TopEntry,
 };
 pub use runtime::{raise_fd_limit, Runtime, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use server::ServerRef;

@@ -17,7 +17,7 @@ pub(crate) mod cell;
 mod info;
 pub(crate) mod mailbox;
 
-pub use info::{ProcessInfo, ProcessStatus, TopBy, TopEntry};
+pub use info::{ProcessInfo, ProcessRow, ProcessStatus, TopBy, TopEntry};
 
 use std::cell::Cell as StdCell;
 use std::fmt;
@@ -54,6 +54,32 @@ impl Pid {
 impl fmt::Display for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<0.{}.0>", self.0)
+    }
+}
+
+/// Parses a pid as it prints, `<0.42.0>`, or its number alone, `42` (OTP's `list_to_pid`):
+/// for tools that take a pid from a person or a URL. The pid need not be alive.
+///
+/// ```
+/// use rusm_otp::Pid;
+///
+/// let pid: Pid = "<0.42.0>".parse().unwrap();
+/// assert_eq!(pid.id(), 42);
+/// assert_eq!("42".parse::<Pid>().unwrap(), pid);
+/// assert!("<0.x.0>".parse::<Pid>().is_err());
+/// ```
+impl std::str::FromStr for Pid {
+    type Err = crate::error::ParsePidError;
+
+    fn from_str(s: &str) -> Result<Pid, Self::Err> {
+        let s = s.trim();
+        let n = match s.strip_prefix("<0.").and_then(|r| r.strip_suffix(".0>")) {
+            Some(n) => n,
+            None => s,
+        };
+        n.parse()
+            .map(Pid)
+            .map_err(|_| crate::error::ParsePidError(()))
     }
 }
 
@@ -464,6 +490,7 @@ fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
         rt.groups.exited(pid, groups);
     }
     rt.remove(pid);
+    rt.count_exit(&reason);
     match &reason {
         r if r.is_normal() || orderly => {
             tracing::debug!(pid = %pid, name = ?name, reason = %r, "process exited")

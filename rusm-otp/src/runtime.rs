@@ -40,6 +40,11 @@ pub(crate) struct Inner {
     next_pid: AtomicU64,
     alive: AtomicUsize,
     spawned: AtomicU64,
+    /// Exits by reason class (`ExitReason::class_index`); relaxed increments at each exit.
+    exits: [AtomicU64; 5],
+    /// Times each supervisor gave up on reaching its restart intensity, by its path in the
+    /// tree (see `Runtime::intensity_exceeded`). Written only at that event.
+    pub(crate) intensity_exceeded: Mutex<Vec<(String, u64)>>,
     shards: Box<[Mutex<PidMap<Arc<Cell>>>]>,
     pub(crate) registry: Registry,
     pub(crate) groups: crate::pg::Groups,
@@ -75,6 +80,10 @@ impl Inner {
         self.alive.fetch_add(1, Ordering::Relaxed);
         self.spawned.fetch_add(1, Ordering::Relaxed);
         self.shard(cell.pid).insert(cell.pid.0, cell);
+    }
+
+    pub(crate) fn count_exit(&self, reason: &crate::ExitReason) {
+        self.exits[reason.class_index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn remove(&self, pid: Pid) {
@@ -293,6 +302,8 @@ impl Runtime {
             next_pid: AtomicU64::new(1),
             alive: AtomicUsize::new(0),
             spawned: AtomicU64::new(0),
+            exits: Default::default(),
+            intensity_exceeded: Mutex::new(Vec::new()),
             shards,
             registry: Registry::default(),
             groups: Default::default(),
@@ -430,6 +441,40 @@ impl Runtime {
     /// How many processes were spawned since the runtime started.
     pub fn spawned_processes(&self) -> u64 {
         self.inner.spawned.load(Ordering::Relaxed)
+    }
+
+    /// How many processes have exited since the runtime started, by the class of their
+    /// reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{Ctx, Runtime};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     rt.spawn(|_ctx: Ctx| async {}).wait().await;
+    ///     rt.spawn(|_ctx: Ctx| async { panic!("boom") as () }).wait().await;
+    /// });
+    /// let exits = rt.exit_counts();
+    /// assert_eq!((exits.normal, exits.panic), (1, 1));
+    /// ```
+    pub fn exit_counts(&self) -> crate::ExitCounts {
+        let n = |i: usize| self.inner.exits[i].load(Ordering::Relaxed);
+        crate::ExitCounts {
+            normal: n(0),
+            shutdown: n(1),
+            killed: n(2),
+            error: n(3),
+            panic: n(4),
+        }
+    }
+
+    /// A handle to the same runtime that does not keep it from shutting down, as the one a
+    /// process gets from `Ctx::runtime`: for a tool that watches the runtime (an observer)
+    /// and should not outlive the application's own handles' say.
+    pub fn unowned(&self) -> Runtime {
+        Runtime::borrowed(self.inner.clone())
     }
 
     /// The handle of a live process, by pid.

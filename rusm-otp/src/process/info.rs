@@ -95,6 +95,59 @@ pub struct TopEntry {
     pub initial_call: &'static str,
 }
 
+/// One row of [`Runtime::process_rows`]: every counter of a process that is read without
+/// walking its links or monitors, as a process table shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRow {
+    /// The pid.
+    pub pid: Pid,
+    /// Running, waiting or exiting.
+    pub status: ProcessStatus,
+    /// User messages queued.
+    pub message_queue_len: usize,
+    /// Bytes held for the process, as [`TopBy::Memory`] ranks them: its task, cell and
+    /// mailbox (the cell's link and signal buffers are left out; [`ProcessInfo::memory`]
+    /// counts them).
+    pub memory: usize,
+    /// Polls of its task so far.
+    pub reductions: u64,
+    /// Its registered name.
+    pub registered_name: Option<String>,
+    /// The type name of its body.
+    pub initial_call: &'static str,
+    /// Time since it was spawned.
+    pub uptime: Duration,
+}
+
+fn row_of(cell: &Cell) -> ProcessRow {
+    let meta = (cell.meta)();
+    let (message_queue_len, mailbox_bytes) = cell
+        .mailbox
+        .upgrade()
+        .map_or((0, 0), |m| (m.len(), m.bytes()));
+    let (exiting, registered_name) = {
+        let st = cell.lock();
+        (st.exit.is_some(), st.name.as_deref().map(str::to_string))
+    };
+    let status = if exiting {
+        ProcessStatus::Exiting
+    } else if cell.polling.load(Ordering::Relaxed) {
+        ProcessStatus::Running
+    } else {
+        ProcessStatus::Waiting
+    };
+    ProcessRow {
+        pid: cell.pid,
+        status,
+        message_queue_len,
+        memory: meta.task_bytes + std::mem::size_of::<Cell>() + mailbox_bytes,
+        reductions: cell.polls.load(Ordering::Relaxed),
+        registered_name,
+        initial_call: meta.initial_call,
+        uptime: cell.started.elapsed(),
+    }
+}
+
 fn info_of(rt: &Runtime, cell: &Cell) -> ProcessInfo {
     let meta = (cell.meta)();
     let (message_queue_len, mailbox_bytes) = cell
@@ -182,16 +235,29 @@ fn entry(cell: &Cell, value: u64) -> TopEntry {
     }
 }
 
-/// The `n` largest by value, largest first.
-fn largest(mut rows: Vec<(u64, std::sync::Arc<Cell>)>, n: usize) -> Vec<TopEntry> {
+/// The `n` largest by value, largest first (ties in pid order).
+fn largest(rows: Vec<(u64, std::sync::Arc<Cell>)>, n: usize) -> Vec<TopEntry> {
+    select(rows, n).iter().map(|(v, c)| entry(c, *v)).collect()
+}
+
+/// Keeps the `n` largest by value, sorted largest first, ties in pid order.
+fn select(
+    mut rows: Vec<(u64, std::sync::Arc<Cell>)>,
+    n: usize,
+) -> Vec<(u64, std::sync::Arc<Cell>)> {
     let n = n.min(rows.len());
     if n == 0 {
         return Vec::new();
     }
-    rows.select_nth_unstable_by(n - 1, |a, b| b.0.cmp(&a.0));
-    rows.truncate(n);
-    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.pid.cmp(&b.1.pid)));
-    rows.iter().map(|(v, c)| entry(c, *v)).collect()
+    let order = |a: &(u64, std::sync::Arc<Cell>), b: &(u64, std::sync::Arc<Cell>)| {
+        b.0.cmp(&a.0).then(a.1.pid.cmp(&b.1.pid))
+    };
+    if n < rows.len() {
+        rows.select_nth_unstable_by(n - 1, order);
+        rows.truncate(n);
+    }
+    rows.sort_unstable_by(order);
+    rows
 }
 
 impl Runtime {
@@ -239,6 +305,42 @@ impl Runtime {
             .map(|c| (value_of(&c, by), c))
             .collect();
         largest(rows, n)
+    }
+
+    /// The `n` processes with the most of `by` now, largest first (ties in pid order), each
+    /// with all of its counters: a process table's rows. As [`top`](Self::top), it reads
+    /// counters without asking any process; each row takes its process's bookkeeping lock
+    /// once, to copy its registered name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{Ctx, Runtime, TopBy};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     // Never receives: its mailbox only grows.
+    ///     let p = rt.spawn_named("sink", |ctx: Ctx<u64>| async move {
+    ///         let _keep = ctx;
+    ///         std::future::pending::<()>().await
+    ///     }).unwrap();
+    ///     for n in 0..3 {
+    ///         p.send(n).unwrap();
+    ///     }
+    ///     let rows = rt.process_rows(TopBy::MessageQueueLen, 10);
+    ///     assert_eq!(rows[0].registered_name.as_deref(), Some("sink"));
+    ///     assert_eq!(rows[0].message_queue_len, 3);
+    ///     p.kill();
+    /// });
+    /// ```
+    pub fn process_rows(&self, by: TopBy, n: usize) -> Vec<ProcessRow> {
+        let rows = self
+            .inner
+            .cells()
+            .into_iter()
+            .map(|c| (value_of(&c, by), c))
+            .collect();
+        select(rows, n).iter().map(|(_, c)| row_of(c)).collect()
     }
 
     /// The `n` processes that were most active over `window`: polls during it, largest
