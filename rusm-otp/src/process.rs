@@ -89,13 +89,46 @@ impl fmt::Debug for Pid {
     }
 }
 
+/// What runs on this thread now: a process's pid and the runtime it belongs to (lent, not
+/// cloned, for the length of a poll). One thread-local, so that a poll sets both at once.
+struct Current {
+    pid: StdCell<Pid>,
+    rt: StdCell<Option<Arc<Inner>>>,
+}
+
 thread_local! {
-    static CURRENT: StdCell<Pid> = const { StdCell::new(Pid::EXTERNAL) };
+    static CURRENT: Current = const {
+        Current {
+            pid: StdCell::new(Pid::EXTERNAL),
+            rt: StdCell::new(None),
+        }
+    };
 }
 
 /// The pid of the process whose code is running on this thread, or [`Pid::EXTERNAL`].
 pub fn current_pid() -> Pid {
-    CURRENT.with(StdCell::get)
+    CURRENT.with(|c| c.pid.get())
+}
+
+/// Makes `pid` and `rt` current; returns what was current before.
+fn enter(pid: Pid, rt: Option<Arc<Inner>>) -> (Pid, Option<Arc<Inner>>) {
+    CURRENT.with(|c| (c.pid.replace(pid), c.rt.replace(rt)))
+}
+
+/// Puts the runtime in the thread's current-runtime slot and returns what was there
+/// (`Runtime::block_on`'s future sees its runtime as current).
+pub(crate) fn lend_runtime(rt: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
+    CURRENT.with(|c| c.rt.replace(rt))
+}
+
+/// A clone of the runtime current on this thread.
+pub(crate) fn current_runtime() -> Option<Arc<Inner>> {
+    CURRENT.with(|c| {
+        let rt = c.rt.take();
+        let out = rt.clone();
+        c.rt.set(rt);
+        out
+    })
 }
 
 /// A handle to a process of any message type: await its exit, kill it, ask if it is alive.
@@ -301,16 +334,11 @@ where
         mref
     });
     let tx = mailbox::Mailbox::<M>::new();
-    let view: Arc<dyn cell::MailboxView> = tx.clone();
     let parent = opts.link.as_ref().map_or(Pid::EXTERNAL, |p| p.pid);
-    let cell = Arc::new(Cell::new(
-        pid,
-        state,
-        parent,
-        meta::<F, Fut, M>,
-        Arc::downgrade(&view),
-    ));
-    drop(view);
+    // The cell holds the mailbox: it lives as long as the process, not as its `Ctx` (a body
+    // that drops its context early still has a mailbox while it runs, as every live Erlang
+    // process has), and it is closed when the process exits.
+    let cell = Arc::new(Cell::new(pid, state, parent, meta::<F, Fut>, tx.clone()));
     if let Some(name) = &opts.name {
         // Registered with its mailbox, so that the typed lookup (`whereis_addr`) finds it.
         rt.registry.register_spawned(name.clone(), &cell, &tx)?;
@@ -336,22 +364,20 @@ where
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
     let task_rt = rt.clone();
-    let tx = addr.tx.clone();
     rt.handle.spawn(Task {
         rt: Some(task_rt),
         cell,
-        tx,
         body: Some(f(ctx)),
     });
     Ok((addr, mref))
 }
 
 /// What `process_info` reports of a process made from `F`.
-fn meta<F, Fut, M>() -> cell::Meta {
+fn meta<F, Fut>() -> cell::Meta {
     cell::Meta {
         initial_call: std::any::type_name::<F>(),
         // tokio's task header and scheduler hooks come on top of the future: about 64 bytes.
-        task_bytes: std::mem::size_of::<Task<Fut, M>>() + 64,
+        task_bytes: std::mem::size_of::<Task<Fut>>() + 64,
     }
 }
 
@@ -365,18 +391,15 @@ pin_project_lite::pin_project! {
     /// `repr(C)` keeps the fields every poll reads (runtime, cell, mailbox) ahead of the body,
     /// on the task's first cache line, rather than after a body of any size.
     #[repr(C)]
-    struct Task<Fut, M> {
+    struct Task<Fut> {
         // `None` only while the body is polled: lent to `Runtime::current` meanwhile.
         rt: Option<Arc<Inner>>,
         cell: Arc<Cell>,
-        // The mailbox lives as long as the process, not as its `Ctx`: a body that drops its
-        // context early still has a mailbox while it runs, as every live Erlang process has.
-        tx: Arc<mailbox::Mailbox<M>>,
         #[pin]
         body: Option<Fut>,
     }
 
-    impl<Fut, M> PinnedDrop for Task<Fut, M> {
+    impl<Fut> PinnedDrop for Task<Fut> {
         // A task dropped before its body finished (its tokio runtime shut down): the process
         // is killed, and its exit completes here — body dropped, mailbox closed, name,
         // links and monitors released — so that nothing waits on it for ever.
@@ -390,13 +413,13 @@ pin_project_lite::pin_project! {
             };
             this.cell.lock().exit = Some(ExitReason::Killed);
             let _ = catch_unwind(AssertUnwindSafe(|| this.body.set(None)));
-            this.tx.close();
+            this.cell.mailbox.close();
             finish(rt, this.cell, ExitReason::Killed);
         }
     }
 }
 
-impl<Fut, M> Future for Task<Fut, M>
+impl<Fut> Future for Task<Fut>
 where
     Fut: Future,
     Fut::Output: IntoExitReason,
@@ -418,18 +441,17 @@ where
                     break 'exit r;
                 }
             }
-            let prev = CURRENT.with(|c| c.replace(pid));
             cell.polling
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            let prev_rt = crate::runtime::lend(this.rt.take());
+            let (prev, prev_rt) = enter(pid, this.rt.take());
             let polled = catch_unwind(AssertUnwindSafe(|| match this.body.as_mut().as_pin_mut() {
                 Some(fut) => fut.poll(cx),
                 None => Poll::Pending,
             }));
-            *this.rt = crate::runtime::lend(prev_rt);
+            let (_, rt) = enter(prev, prev_rt);
+            *this.rt = rt;
             cell.polling
                 .store(false, std::sync::atomic::Ordering::Relaxed);
-            CURRENT.with(|c| c.set(prev));
             match polled {
                 Ok(Poll::Ready(out)) => out.into_exit_reason(),
                 Ok(Poll::Pending) => return Poll::Pending,
@@ -439,12 +461,12 @@ where
         // Record the reason before dropping the body, so that a caller whose reply channel is
         // dropped with the mailbox finds the reason already there.
         cell.lock().exit = Some(reason.clone());
-        let prev = CURRENT.with(|c| c.replace(pid));
+        let prev = CURRENT.with(|c| c.pid.replace(pid));
         let dropped = catch_unwind(AssertUnwindSafe(|| this.body.set(None)));
-        CURRENT.with(|c| c.set(prev));
+        CURRENT.with(|c| c.pid.set(prev));
         // Refuse sends from now on and drop what is queued (reply handles included, which
         // ends the calls waiting on them).
-        this.tx.close();
+        cell.mailbox.close();
         if let Err(payload) = dropped {
             tracing::error!(pid = %pid, reason = %ExitReason::from_panic(payload), "panic while dropping process state");
         }

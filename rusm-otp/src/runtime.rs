@@ -195,17 +195,6 @@ impl Inner {
     }
 }
 
-thread_local! {
-    /// The runtime of the process being polled on this thread (or of `block_on`'s future).
-    static CURRENT_RT: std::cell::Cell<Option<Arc<Inner>>> = const { std::cell::Cell::new(None) };
-}
-
-/// Puts `rt` in the thread's current-runtime slot and returns what was there: moved, not
-/// cloned, so a process's poll pays no reference count for it.
-pub(crate) fn lend(rt: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
-    CURRENT_RT.with(|c| c.replace(rt))
-}
-
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, so a server can hold as many
 /// connections as the OS allows; returns the new soft limit.
 ///
@@ -403,12 +392,7 @@ impl Runtime {
     /// The runtime of the calling process, or `None` outside a RUSM process or
     /// [`block_on`](Self::block_on).
     pub fn try_current() -> Option<Runtime> {
-        CURRENT_RT.with(|c| {
-            let rt = c.take();
-            let out = rt.clone();
-            c.set(rt);
-            out.map(Runtime::borrowed)
-        })
+        crate::process::current_runtime().map(Runtime::borrowed)
     }
 
     /// Runs a future to completion on this runtime's tokio runtime, blocking the thread;
@@ -421,9 +405,9 @@ impl Runtime {
         let mut future = std::pin::pin!(future);
         let mut mine = Some(self.inner.clone());
         self.inner.handle.block_on(std::future::poll_fn(|cx| {
-            let prev = lend(mine.take());
+            let prev = crate::process::lend_runtime(mine.take());
             let out = future.as_mut().poll(cx);
-            mine = lend(prev);
+            mine = crate::process::lend_runtime(prev);
             out
         }))
     }

@@ -184,8 +184,8 @@ pub(crate) struct Cell {
     pub(crate) parent: Pid,
     /// The body's type name and the size of the process's task, for `process_info`.
     pub(crate) meta: fn() -> Meta,
-    /// The mailbox, seen untyped, for its length and size.
-    pub(crate) mailbox: std::sync::Weak<dyn MailboxView>,
+    /// The mailbox, seen untyped: its length and size, and closing it at exit.
+    pub(crate) mailbox: Arc<dyn MailboxView>,
     pub(crate) started: std::time::Instant,
 }
 
@@ -203,6 +203,8 @@ pub(crate) trait MailboxView: Send + Sync {
     fn len(&self) -> usize;
     /// Bytes the mailbox holds: itself and its queue's buffer (not what messages point to).
     fn bytes(&self) -> usize;
+    /// Refuses further sends and drops what is queued: the process has exited.
+    fn close(&self);
 }
 
 impl std::fmt::Debug for Cell {
@@ -217,7 +219,7 @@ impl Cell {
         state: State,
         parent: Pid,
         meta: fn() -> Meta,
-        mailbox: std::sync::Weak<dyn MailboxView>,
+        mailbox: Arc<dyn MailboxView>,
     ) -> Cell {
         Cell {
             pid,

@@ -121,10 +121,7 @@ pub struct ProcessRow {
 
 fn row_of(cell: &Cell) -> ProcessRow {
     let meta = (cell.meta)();
-    let (message_queue_len, mailbox_bytes) = cell
-        .mailbox
-        .upgrade()
-        .map_or((0, 0), |m| (m.len(), m.bytes()));
+    let (message_queue_len, mailbox_bytes) = (cell.mailbox.len(), cell.mailbox.bytes());
     let (exiting, registered_name) = {
         let st = cell.lock();
         (st.exit.is_some(), st.name.as_deref().map(str::to_string))
@@ -150,10 +147,7 @@ fn row_of(cell: &Cell) -> ProcessRow {
 
 fn info_of(rt: &Runtime, cell: &Cell) -> ProcessInfo {
     let meta = (cell.meta)();
-    let (message_queue_len, mailbox_bytes) = cell
-        .mailbox
-        .upgrade()
-        .map_or((0, 0), |m| (m.len(), m.bytes()));
+    let (message_queue_len, mailbox_bytes) = (cell.mailbox.len(), cell.mailbox.bytes());
     let st = cell.lock();
     let status = if st.exit.is_some() {
         ProcessStatus::Exiting
@@ -216,11 +210,11 @@ fn info_of(rt: &Runtime, cell: &Cell) -> ProcessInfo {
 
 fn value_of(cell: &Cell, by: TopBy) -> u64 {
     match by {
-        TopBy::MessageQueueLen => cell.mailbox.upgrade().map_or(0, |m| m.len() as u64),
+        TopBy::MessageQueueLen => cell.mailbox.len() as u64,
         TopBy::Reductions => cell.polls.load(Ordering::Relaxed),
         TopBy::Memory => {
             let meta = (cell.meta)();
-            let mailbox = cell.mailbox.upgrade().map_or(0, |m| m.bytes());
+            let mailbox = cell.mailbox.bytes();
             (meta.task_bytes + std::mem::size_of::<Cell>() + mailbox) as u64
         }
     }

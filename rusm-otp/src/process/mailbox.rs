@@ -69,6 +69,10 @@ impl<M: Send> crate::process::cell::MailboxView for Mailbox<M> {
     fn bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.lock().items.capacity() * std::mem::size_of::<M>()
     }
+
+    fn close(&self) {
+        Mailbox::close(self);
+    }
 }
 
 impl<M> Mailbox<M> {
