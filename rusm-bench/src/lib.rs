@@ -28,6 +28,7 @@ pub mod server;
 pub mod spread;
 pub mod stats;
 pub mod target;
+pub mod tls;
 
 pub use engine::{run, RunConfig};
 pub use metrics::{Metrics, Sample};

@@ -13,6 +13,8 @@
 //! | `restart-storm` | a child that crashes at once, restarted by its supervisor | restarts/s |
 //! | `server-call` | 50 client processes × 16 calls in flight to one server holding a map | calls/s |
 //! | `broadcast` | one message at a time to a group of 10,000 connection-shaped processes | deliveries/s |
+//! | `tls-handshake-storm` | `connection-storm` over TLS: connect, full handshake, echo 16 B, close | connections/s |
+//! | `tls-echo` | `echo-throughput` over TLS | requests/s |
 //!
 //! A scenario may measure more than one baseline on the tokio side: the bare-tokio program
 //! that is the physical limit and, where it is a different program, the like-for-like one
@@ -60,11 +62,15 @@ pub enum Scenario {
     ServerCall,
     /// One message at a time to a group of 10,000 processes; deliveries/s.
     Broadcast,
+    /// connect → full TLS handshake → echo 16 B → close loops; connections/s.
+    TlsHandshakeStorm,
+    /// C TLS connections × S-byte request/response; requests/s.
+    TlsEcho,
 }
 
 impl Scenario {
     /// Every scenario, in `list` order.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::ConnectionStorm,
         Scenario::Hold,
         Scenario::EchoThroughput,
@@ -75,6 +81,8 @@ impl Scenario {
         Scenario::RestartStorm,
         Scenario::ServerCall,
         Scenario::Broadcast,
+        Scenario::TlsHandshakeStorm,
+        Scenario::TlsEcho,
     ];
 
     /// The CLI name, e.g. `connection-storm`.
@@ -90,6 +98,8 @@ impl Scenario {
             Scenario::RestartStorm => "restart-storm",
             Scenario::ServerCall => "server-call",
             Scenario::Broadcast => "broadcast",
+            Scenario::TlsHandshakeStorm => "tls-handshake-storm",
+            Scenario::TlsEcho => "tls-echo",
         }
     }
 
@@ -140,6 +150,15 @@ impl Scenario {
                  loop over unbounded senders; deliveries/s [--connections members=10000, \
                  --count broadcasts 500, --size 64, --runs 5]"
             }
+            Scenario::TlsHandshakeStorm => {
+                "connection-storm over TLS (rustls, ECDSA P-256, no resumption): connect, full \
+                 handshake, echo 16 B, close; vs raw tokio-rustls with the handshake in each \
+                 connection's task; conn/s [--concurrency loops=16, --sources, --runs 5]"
+            }
+            Scenario::TlsEcho => {
+                "echo-throughput over TLS: C connections, handshakes done first; req/s vs raw \
+                 tokio-rustls [--connections C=64, --size S=64, --runs 5]"
+            }
         }
     }
 
@@ -156,6 +175,8 @@ impl Scenario {
             Scenario::RestartStorm => ("restarts_per_s", true),
             Scenario::ServerCall => ("calls_per_s", true),
             Scenario::Broadcast => ("deliveries_per_s", true),
+            Scenario::TlsHandshakeStorm => ("conns_per_s", true),
+            Scenario::TlsEcho => ("requests_per_s", true),
         }
     }
 
@@ -163,7 +184,10 @@ impl Scenario {
     /// several baselines, 1 for the others (whose docs repeat them from the shell).
     pub fn default_runs(self) -> usize {
         match self {
-            Scenario::ServerCall | Scenario::Broadcast => 5,
+            Scenario::ServerCall
+            | Scenario::Broadcast
+            | Scenario::TlsHandshakeStorm
+            | Scenario::TlsEcho => 5,
             _ => 1,
         }
     }
@@ -172,7 +196,11 @@ impl Scenario {
     pub fn is_tcp(self) -> bool {
         matches!(
             self,
-            Scenario::ConnectionStorm | Scenario::Hold | Scenario::EchoThroughput
+            Scenario::ConnectionStorm
+                | Scenario::Hold
+                | Scenario::EchoThroughput
+                | Scenario::TlsHandshakeStorm
+                | Scenario::TlsEcho
         )
     }
 }
@@ -210,9 +238,11 @@ impl Ctx<'_> {
 /// Setting up failed (runtime, server, child process); load errors are counted, not returned.
 pub fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<Vec<TargetResult>> {
     let one = match scenario {
-        Scenario::ConnectionStorm => connection_storm::run(ctx),
+        Scenario::ConnectionStorm => connection_storm::run(ctx, false),
         Scenario::Hold => hold::run(ctx),
-        Scenario::EchoThroughput => echo_throughput::run(ctx),
+        Scenario::EchoThroughput => echo_throughput::run(ctx, false),
+        Scenario::TlsHandshakeStorm => connection_storm::run(ctx, true),
+        Scenario::TlsEcho => echo_throughput::run(ctx, true),
         Scenario::SpawnStorm
         | Scenario::PingPong
         | Scenario::IdleMemory
@@ -242,6 +272,15 @@ where
         })?
         .join()
         .map_err(|_| io::Error::other("client thread panicked"))?
+}
+
+/// The error of a `tls-*` scenario asked for `--server-process`: the child server has no way
+/// to get the run's certificate.
+fn tls_in_process_only() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the tls-* scenarios run their server in this process: drop --server-process",
+    )
 }
 
 /// Counts an error by name in a shared map.

@@ -90,6 +90,9 @@ pub struct EchoServerOpts {
     /// Listening sockets on the same port, with `SO_REUSEPORT`; the kernel spreads
     /// connections over them.
     pub listeners: usize,
+    /// Serve TLS with this configuration (the `tls-*` scenarios): RUSM's listener option,
+    /// tokio-rustls in each connection's task for tokio. `None`: plain TCP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for EchoServerOpts {
@@ -101,6 +104,7 @@ impl Default for EchoServerOpts {
             reuse_port: false,
             acceptors: None,
             listeners: 1,
+            tls: None,
         }
     }
 }

@@ -4,6 +4,9 @@
 //! `SO_LINGER(0)` (RST, so `TIME_WAIT` never piles up), then starts over. Loop `i` of `N` starts
 //! at `i/N` of the ramp (the first 20 % of the run); the sustained rate is measured over the
 //! hold window after it. Low concurrency by default: flooding only inflates latency.
+//!
+//! `tls-handshake-storm` is the same loop over TLS: connect, a full TLS handshake (the client
+//! never resumes), 16 bytes echoed, close.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -34,14 +37,20 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause after an error, so a loop facing `EMFILE` does not spin.
 const ERROR_BACKOFF: Duration = Duration::from_millis(1);
 
-pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
+pub(super) fn run(ctx: &Ctx<'_>, tls: bool) -> io::Result<TargetResult> {
+    let tls = tls.then(crate::tls::pair);
     let opts = EchoServerOpts {
         acceptors: ctx.config.acceptors,
         listeners: ctx.config.listeners.max(1),
         reuse_port: ctx.config.listeners > 1,
+        tls: tls.map(|t| t.server.clone()),
         ..EchoServerOpts::default()
     };
+    let connector = tls.map(|t| t.client.clone());
     let server = if ctx.config.server_process {
+        if tls.is_some() {
+            return Err(super::tls_in_process_only());
+        }
         Server::child_process(ctx.kind, &opts)?
     } else {
         Server::in_process(&ctx.target, &opts)?
@@ -65,11 +74,12 @@ pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
             let begin = start + ramp.mul_f64(i as f64 / loops as f64);
             let source = net::source_addr(i, sources);
             let (metrics, errors) = (metrics.clone(), errors2.clone());
+            let connector = connector.clone();
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep_until(begin.into()).await;
                 let mut n = 0;
                 while n < MAX_PER_LOOP && Instant::now() < end {
-                    match one_connection(source, addr, &metrics).await {
+                    match one_connection(source, addr, &metrics, connector.as_ref()).await {
                         Ok(latency) => metrics.connection_done(latency),
                         Err(e) => {
                             metrics.error();
@@ -123,33 +133,43 @@ pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
     Ok(r)
 }
 
-/// connect → send 16 B → read the echo → close with `SO_LINGER(0)`; returns connect-to-echo
-/// latency.
+/// connect → (TLS handshake) → send 16 B → read the echo → close with `SO_LINGER(0)`;
+/// returns connect-to-echo latency.
 async fn one_connection(
     source: std::net::Ipv4Addr,
     addr: SocketAddr,
     metrics: &Metrics,
+    tls: Option<&tokio_rustls::TlsConnector>,
 ) -> io::Result<Duration> {
     let t0 = Instant::now();
     // One timer per connection covers connect and echo: the client thread is the scarce
     // resource.
     let mut open = false;
     let res = tokio::time::timeout(IO_TIMEOUT, async {
-        let mut stream = net::connect_from(source, addr).await?;
+        let stream = net::connect_from(source, addr).await?;
         metrics.conn_opened();
         open = true;
-        let echoed = async {
-            stream.write_all(&MESSAGE).await?;
-            let mut buf = [0u8; MESSAGE.len()];
-            stream.read_exact(&mut buf).await
-        }
-        .await;
-        let latency = t0.elapsed();
-        net::set_linger_zero(&stream);
-        drop(stream);
+        let echoed = match tls {
+            None => {
+                let (echoed, stream) = echo(stream).await;
+                let latency = t0.elapsed();
+                net::set_linger_zero(&stream);
+                echoed.map(|_| latency)
+            }
+            Some(connector) => match connector.connect(crate::tls::server_name(), stream).await {
+                Ok(tls) => {
+                    let (echoed, stream) = echo(tls).await;
+                    let latency = t0.elapsed();
+                    net::set_linger_zero(stream.get_ref().0);
+                    echoed.map(|_| latency)
+                }
+                // The handshake failed; the stream went with it.
+                Err(e) => Err(e),
+            },
+        };
         metrics.conn_closed();
         open = false;
-        echoed.map(|_| latency)
+        echoed
     })
     .await;
     if open {
@@ -157,4 +177,18 @@ async fn one_connection(
         metrics.conn_closed();
     }
     res.map_err(|_| timed_out("connect or echo"))?
+}
+
+/// Sends [`MESSAGE`] and reads its echo; gives the stream back for closing.
+async fn echo<S>(mut stream: S) -> (io::Result<()>, S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let res = async {
+        stream.write_all(&MESSAGE).await?;
+        let mut buf = [0u8; MESSAGE.len()];
+        stream.read_exact(&mut buf).await.map(|_| ())
+    }
+    .await;
+    (res, stream)
 }

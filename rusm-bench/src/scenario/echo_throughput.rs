@@ -2,6 +2,8 @@
 //!
 //! All connections are opened first; the measured window runs from when the last one echoed
 //! once until the deadline.
+//!
+//! `tls-echo` is the same over TLS: the connections' handshakes are done before the window.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -26,14 +28,20 @@ const MAX_PER_CONN: u64 = 1_000_000_000;
 /// A connect, or the last request, slower than this (past the deadline) is a timeout error.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
+pub(super) fn run(ctx: &Ctx<'_>, tls: bool) -> io::Result<TargetResult> {
     let size = ctx.config.size.unwrap_or(DEFAULT_SIZE).max(1);
+    let tls = tls.then(crate::tls::pair);
     let opts = EchoServerOpts {
         // The server reads whole requests at once, as a real protocol handler would.
         buf_size: EchoServerOpts::default().buf_size.max(size),
+        tls: tls.map(|t| t.server.clone()),
         ..EchoServerOpts::default()
     };
+    let connector = tls.map(|t| t.client.clone());
     let server = if ctx.config.server_process {
+        if tls.is_some() {
+            return Err(super::tls_in_process_only());
+        }
         Server::child_process(ctx.kind, &opts)?
     } else {
         Server::in_process(&ctx.target, &opts)?
@@ -51,7 +59,16 @@ pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
         metrics.set_phase("opening");
         let mut streams = Vec::with_capacity(conns);
         for i in 0..conns {
-            let connect = net::connect_from(net::source_addr(i, sources), addr);
+            let connect = async {
+                let tcp = net::connect_from(net::source_addr(i, sources), addr).await?;
+                match &connector {
+                    None => Ok(Conn::Plain(tcp)),
+                    Some(c) => c
+                        .connect(crate::tls::server_name(), tcp)
+                        .await
+                        .map(|s| Conn::Tls(Box::new(s))),
+                }
+            };
             match tokio::time::timeout(IO_TIMEOUT, connect).await {
                 Ok(Ok(s)) => {
                     metrics.conn_opened();
@@ -68,33 +85,23 @@ pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
         let t0 = Instant::now();
         let tasks: Vec<_> = streams
             .into_iter()
-            .map(|mut stream| {
+            .map(|stream| {
                 let (metrics, errors) = (metrics.clone(), errors2.clone());
                 tokio::spawn(async move {
-                    // One timer for the whole loop, not one per request: the client thread is
-                    // the scarce resource, and a stuck server still ends the loop.
-                    let looped = tokio::time::timeout_at((deadline + IO_TIMEOUT).into(), async {
-                        let request = vec![0x5a_u8; size];
-                        let mut response = vec![0u8; size];
-                        let mut n = 0;
-                        while n < MAX_PER_CONN && Instant::now() < deadline {
-                            let t = Instant::now();
-                            stream.write_all(&request).await?;
-                            stream.read_exact(&mut response).await?;
-                            metrics.request_done(t.elapsed());
-                            n += 1;
+                    // One loop per transport, each monomorphic, as each side's would be.
+                    let (looped, tcp) = match stream {
+                        Conn::Plain(s) => request_loop(s, size, deadline, &metrics).await,
+                        Conn::Tls(s) => {
+                            let (looped, s) = request_loop(*s, size, deadline, &metrics).await;
+                            (looped, s.into_inner().0)
                         }
-                        Ok::<_, io::Error>(())
-                    })
-                    .await
-                    .map_err(|_| timed_out("echo"))
-                    .and_then(|r| r);
+                    };
                     if let Err(e) = looped {
                         metrics.error();
                         count_error(&errors, &e);
                     }
-                    net::set_linger_zero(&stream);
-                    drop(stream);
+                    net::set_linger_zero(&tcp);
+                    drop(tcp);
                     metrics.conn_closed();
                 })
             })
@@ -123,4 +130,41 @@ pub(super) fn run(ctx: &Ctx<'_>) -> io::Result<TargetResult> {
             .push(format!("only {opened} of {conns} connections opened"));
     }
     Ok(r)
+}
+
+/// A client connection over either transport.
+enum Conn {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+/// Request/response of `size` bytes back to back until `deadline`; gives the stream back.
+async fn request_loop<S>(
+    mut stream: S,
+    size: usize,
+    deadline: Instant,
+    metrics: &crate::metrics::Metrics,
+) -> (io::Result<()>, S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    // One timer for the whole loop, not one per request: the client thread is the scarce
+    // resource, and a stuck server still ends the loop.
+    let looped = tokio::time::timeout_at((deadline + IO_TIMEOUT).into(), async {
+        let request = vec![0x5a_u8; size];
+        let mut response = vec![0u8; size];
+        let mut n = 0;
+        while n < MAX_PER_CONN && Instant::now() < deadline {
+            let t = Instant::now();
+            stream.write_all(&request).await?;
+            stream.read_exact(&mut response).await?;
+            metrics.request_done(t.elapsed());
+            n += 1;
+        }
+        Ok::<_, io::Error>(())
+    })
+    .await
+    .map_err(|_| timed_out("echo"))
+    .and_then(|r| r);
+    (looped, stream)
 }

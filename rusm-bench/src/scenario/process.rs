@@ -127,7 +127,9 @@ pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult>
         | Scenario::Hold
         | Scenario::EchoThroughput
         | Scenario::ServerCall
-        | Scenario::Broadcast => {
+        | Scenario::Broadcast
+        | Scenario::TlsHandshakeStorm
+        | Scenario::TlsEcho => {
             unreachable!("not one of this module's scenarios")
         }
     }

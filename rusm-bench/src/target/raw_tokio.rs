@@ -1,7 +1,8 @@
 //! Raw tokio, the baseline: what a careful tokio user writes by hand.
 //!
 //! The echo server is a `TcpListener` bound through socket2 (so the backlog is the engine's,
-//! not tokio's 128) and one `tokio::spawn`ed echo loop per connection. Process scenarios use a
+//! not tokio's 128) and one `tokio::spawn`ed echo loop per connection; over TLS, the task does
+//! the tokio-rustls handshake first, under a 10 s timeout (never the accept loop). Process scenarios use a
 //! task for a process and `tokio::sync::mpsc::unbounded_channel` for a mailbox. Nothing here
 //! counts or instruments: the engine measures from outside.
 
@@ -11,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -51,12 +52,29 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn accept_loop(listener: Arc<TcpListener>, buf_size: usize) {
+/// How long a TLS handshake may take, as RUSM's default handshake timeout.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn accept_loop(
+    listener: Arc<TcpListener>,
+    buf_size: usize,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => {
-                tokio::spawn(echo(stream, buf_size));
-            }
+            Ok((stream, _peer)) => match &tls {
+                None => drop(tokio::spawn(echo(stream, buf_size))),
+                Some(acceptor) => {
+                    let accept = acceptor.accept(stream);
+                    drop(tokio::spawn(async move {
+                        if let Ok(Ok(stream)) =
+                            tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await
+                        {
+                            echo(stream, buf_size).await;
+                        }
+                    }));
+                }
+            },
             // Out of fds, or a connection reset before accept: keep serving the others, as a
             // production server would; the client side counts what failed.
             Err(e) if net::is_transient_accept_error(&e) => {
@@ -67,7 +85,7 @@ async fn accept_loop(listener: Arc<TcpListener>, buf_size: usize) {
     }
 }
 
-async fn echo(mut stream: TcpStream, buf_size: usize) {
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, buf_size: usize) {
     let mut buf = vec![0u8; buf_size];
     loop {
         match stream.read(&mut buf).await {
@@ -183,12 +201,14 @@ impl Target for TokioTarget {
             for _ in 1..opts.listeners {
                 sockets.push(Arc::new(net::bind_listener(&opts)?));
             }
+            let tls = opts.tls.clone().map(tokio_rustls::TlsAcceptor::from);
             let mut tasks = Vec::new();
             for socket in sockets {
                 for _ in 0..opts.acceptors.unwrap_or(1) {
                     tasks.push(AbortOnDrop(tokio::spawn(accept_loop(
                         socket.clone(),
                         opts.buf_size,
+                        tls.clone(),
                     ))));
                 }
             }

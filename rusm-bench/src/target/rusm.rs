@@ -128,6 +128,11 @@ impl Target for RusmTarget {
             if let Some(n) = opts.acceptors {
                 config = config.acceptors(n);
             }
+            if let Some(tls) = &opts.tls {
+                // The handshake runs in each connection's process, under the default 10 s
+                // handshake timeout.
+                config = config.tls(::rusm::TlsConfig::from_server_config(tls.clone()));
+            }
             let handler = move |_ctx: Ctx, mut stream: TcpStream| async move {
                 let mut buf = vec![0u8; buf_size];
                 loop {
