@@ -79,8 +79,8 @@ pub use runtime::{raise_fd_limit, Runtime, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use server::ServerRef;
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,
-    DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, Starter, Strategy, SupervisorRef,
-    SupervisorSpec,
+    DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, StartedChild, Starter, Strategy,
+    SupervisorRef, SupervisorSpec,
 };
 #[cfg(feature = "tls")]
 pub use tcp::TlsConfig;

@@ -66,7 +66,7 @@ pub use table::{ChildCounts, ChildInfo};
 
 pub use dynamic::{DynamicSupervisorRef, DynamicSupervisorSpec};
 pub use spec::{
-    Backoff, ChildSpec, ChildType, InitAck, Restart, Shutdown, Started, Starter,
+    Backoff, ChildSpec, ChildType, InitAck, Restart, Shutdown, Started, StartedChild, Starter,
     DEFAULT_WORKER_SHUTDOWN,
 };
 pub use strategy::{AutoShutdown, Strategy, DEFAULT_INTENSITY, DEFAULT_PERIOD};
@@ -169,18 +169,46 @@ impl SupervisorSpec {
                 "supervisor period must be at least 1 second".into(),
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        for c in &self.children {
-            if !seen.insert(c.id.clone()) {
-                return Err(StartError::InvalidSpec(format!(
-                    "duplicate child id `{}`; give each child its own id",
-                    c.id
-                )));
-            }
-            validate_child(c, self.auto_shutdown)?;
-        }
-        Ok(())
+        check_childspecs(&self.children, self.auto_shutdown)
     }
+}
+
+/// Checks child specs as a supervisor started with them under `auto_shutdown` would, without
+/// starting anything (OTP's `check_childspecs/2`; `check_childspecs/1` is
+/// `AutoShutdown::Never`): ids unique, and `significant` only on transient or temporary
+/// children of a supervisor whose auto-shutdown is not `Never`. The rest of what OTP checks
+/// (the types of `restart`, `shutdown`, `type`, `modules`) the Rust types already ensure.
+///
+/// # Errors
+///
+/// [`StartError::InvalidSpec`] saying what is wrong with the first bad spec.
+///
+/// # Examples
+///
+/// ```
+/// use rusm_otp::supervisor::check_childspecs;
+/// use rusm_otp::{AutoShutdown, ChildSpec, Ctx};
+///
+/// let w = |id: &str| ChildSpec::worker(id, |mut ctx: Ctx<()>| async move { ctx.recv().await; });
+/// assert!(check_childspecs(&[w("a"), w("b")], AutoShutdown::Never).is_ok());
+/// assert!(check_childspecs(&[w("a"), w("a")], AutoShutdown::Never).is_err());
+/// assert!(check_childspecs(&[w("a").significant(true)], AutoShutdown::AnySignificant).is_err());
+/// ```
+pub fn check_childspecs(
+    specs: &[ChildSpec],
+    auto_shutdown: AutoShutdown,
+) -> Result<(), StartError> {
+    let mut seen = std::collections::HashSet::new();
+    for c in specs {
+        if !seen.insert(c.id.clone()) {
+            return Err(StartError::InvalidSpec(format!(
+                "duplicate child id `{}`; give each child its own id",
+                c.id
+            )));
+        }
+        validate_child(c, auto_shutdown)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn validate_child(c: &ChildSpec, auto: AutoShutdown) -> Result<(), StartError> {
@@ -203,9 +231,10 @@ pub(crate) fn validate_child(c: &ChildSpec, auto: AutoShutdown) -> Result<(), St
 // Public handle.
 
 pub(crate) enum SupMsg {
-    StartChild(ChildSpec, ReplyTo<Result<Option<Pid>, SupervisorError>>),
+    StartChild(ChildSpec, ReplyTo<Result<StartedChild, SupervisorError>>),
     TerminateChild(String, ReplyTo<Result<(), SupervisorError>>),
-    RestartChild(String, ReplyTo<Result<Option<Pid>, SupervisorError>>),
+    RestartChild(String, ReplyTo<Result<StartedChild, SupervisorError>>),
+    GetChildSpec(String, ReplyTo<Result<ChildSpec, SupervisorError>>),
     DeleteChild(String, ReplyTo<Result<(), SupervisorError>>),
     WhichChildren(ReplyTo<Result<Vec<ChildInfo>, SupervisorError>>),
     CountChildren(ReplyTo<Result<ChildCounts, SupervisorError>>),
@@ -241,8 +270,8 @@ impl std::ops::Deref for SupervisorRef {
 impl From<SupervisorRef> for Started {
     fn from(s: SupervisorRef) -> Self {
         Started {
-            cell: Some(s.addr.handle.cell.clone()),
             sup: Some(s.shared),
+            ..Started::from(s.addr)
         }
     }
 }
@@ -266,16 +295,44 @@ impl SupervisorRef {
     ///
     /// [`SupervisorError::AlreadyStarted`] / [`AlreadyPresent`](SupervisorError::AlreadyPresent)
     /// for a used id, [`SupervisorError::Start`] when the start fails (the spec is not kept).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: the request is sent at the first poll, and dropping
+    /// the future after that does not withdraw it; the child is started all the same.
     pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+        self.start_child_with_info(spec).await.map(|s| s.pid)
+    }
+
+    /// [`start_child`](Self::start_child), also returning what the child's start function
+    /// added with [`Started::with_info`] (OTP's `{ok, Pid, Info}`).
+    ///
+    /// # Errors
+    ///
+    /// As [`start_child`](Self::start_child).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe, as [`start_child`](Self::start_child).
+    pub async fn start_child_with_info(
+        &self,
+        spec: ChildSpec,
+    ) -> Result<StartedChild, SupervisorError> {
         self.request(|r| SupMsg::StartChild(spec, r)).await
     }
 
     /// Stops a child by its shutdown spec and keeps its spec, unless it is temporary
-    /// (`terminate_child/2`). Terminating a stopped child is `Ok`.
+    /// (`terminate_child/2`). Terminating a stopped child is `Ok`; terminating a child being
+    /// restarted cancels its restart.
     ///
     /// # Errors
     ///
     /// [`SupervisorError::NotFound`] for an unknown id.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: once sent (at the first poll), the request is carried
+    /// out whether or not the future is still there to see the answer.
     pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
         self.request(|r| SupMsg::TerminateChild(id.to_string(), r))
             .await
@@ -287,7 +344,25 @@ impl SupervisorRef {
     ///
     /// [`SupervisorError::Running`], [`Restarting`](SupervisorError::Restarting),
     /// [`NotFound`](SupervisorError::NotFound), or [`Start`](SupervisorError::Start).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe, as [`start_child`](Self::start_child).
     pub async fn restart_child(&self, id: &str) -> Result<Option<Pid>, SupervisorError> {
+        self.restart_child_with_info(id).await.map(|s| s.pid)
+    }
+
+    /// [`restart_child`](Self::restart_child), also returning what the child's start
+    /// function added with [`Started::with_info`] (OTP's `{ok, Pid, Info}`).
+    ///
+    /// # Errors
+    ///
+    /// As [`restart_child`](Self::restart_child).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe, as [`start_child`](Self::start_child).
+    pub async fn restart_child_with_info(&self, id: &str) -> Result<StartedChild, SupervisorError> {
         self.request(|r| SupMsg::RestartChild(id.to_string(), r))
             .await
     }
@@ -298,8 +373,48 @@ impl SupervisorRef {
     ///
     /// [`SupervisorError::Running`], [`Restarting`](SupervisorError::Restarting) or
     /// [`NotFound`](SupervisorError::NotFound).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: once sent (at the first poll), the request is carried
+    /// out whether or not the future is still there to see the answer.
     pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
         self.request(|r| SupMsg::DeleteChild(id.to_string(), r))
+            .await
+    }
+
+    /// The spec of the child with this id (`get_childspec/2`), running or not: a call, as
+    /// OTP's.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NotFound`] for an unknown id, [`NoProc`](SupervisorError::NoProc)
+    /// when the supervisor is not alive.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future only stops waiting for the answer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ChildSpec, Ctx, Restart, Runtime, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let cache = ChildSpec::worker("cache", |mut ctx: Ctx<()>| async move { ctx.recv().await; })
+    ///         .restart(Restart::Transient);
+    ///     let sup = rt
+    ///         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(cache))
+    ///         .await
+    ///         .unwrap();
+    ///     let spec = sup.get_childspec("cache").await.unwrap();
+    ///     assert_eq!((spec.id(), spec.restart_type()), ("cache", Restart::Transient));
+    ///     sup.stop().await;
+    /// });
+    /// ```
+    pub async fn get_childspec(&self, id: &str) -> Result<ChildSpec, SupervisorError> {
+        self.request(|r| SupMsg::GetChildSpec(id.to_string(), r))
             .await
     }
 
@@ -371,8 +486,109 @@ impl SupervisorRef {
         }
     }
 
+    /// The typed address of the running child with this id, if its mailbox takes `M`: the
+    /// way from a row of [`which_children`](Self::which_children) to sending the child
+    /// messages. Read from the table without a call, as [`child_pid`](Self::child_pid).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ChildSpec, Ctx, Runtime, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let (tx, rx) = tokio::sync::oneshot::channel();
+    ///     let tx = std::sync::Mutex::new(Some(tx));
+    ///     let echo = ChildSpec::worker("echo", move |mut ctx: Ctx<String>| {
+    ///         let tx = tx.lock().unwrap().take();
+    ///         async move {
+    ///             if let (Some(s), Some(tx)) = (ctx.recv().await.user(), tx) {
+    ///                 let _ = tx.send(s);
+    ///             }
+    ///         }
+    ///     });
+    ///     let sup = rt
+    ///         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(echo))
+    ///         .await
+    ///         .unwrap();
+    ///     let addr = sup.child_addr::<String>("echo").unwrap();
+    ///     addr.send("hello".into()).unwrap();
+    ///     assert_eq!(rx.await.unwrap(), "hello");
+    ///     assert!(sup.child_addr::<u32>("echo").is_none(), "its mailbox takes String");
+    ///     sup.stop().await;
+    /// });
+    /// ```
+    pub fn child_addr<M: Send + 'static>(&self, id: &str) -> Option<Addr<M>> {
+        let rt = &self.addr.handle.rt;
+        match &*self.shared.lock() {
+            ChildTable::Static(v) => v.find_id(id).and_then(|c| c.addr::<M>(rt)),
+            ChildTable::Dynamic(_) => None,
+        }
+    }
+
+    /// A handle to the running child with this id if it is a supervisor
+    /// ([`ChildSpec::supervisor`], or a listener's), to manage its children as this one's:
+    /// the handle an OTP user gets from `which_children` and passes to `supervisor:start_child`.
+    /// Read from the table without a call, as [`child_pid`](Self::child_pid).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ChildSpec, Ctx, Runtime, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let db = SupervisorSpec::new(Strategy::OneForOne);
+    ///     let app = rt
+    ///         .start_supervisor(SupervisorSpec::new(Strategy::OneForOne).child(ChildSpec::supervisor("db", db)))
+    ///         .await
+    ///         .unwrap();
+    ///     let db = app.child_supervisor("db").unwrap();
+    ///     let pool = ChildSpec::worker("pool", |mut ctx: Ctx<()>| async move { ctx.recv().await; });
+    ///     db.start_child(pool).await.unwrap();
+    ///     assert_eq!(db.count_children().await.unwrap().active, 1);
+    ///     app.stop().await;
+    /// });
+    /// ```
+    pub fn child_supervisor(&self, id: &str) -> Option<SupervisorRef> {
+        // The mailbox type tells a static supervisor from a dynamic one.
+        let (addr, shared) = self.child_sup_parts::<SupMsg>(id)?;
+        Some(SupervisorRef { addr, shared })
+    }
+
+    /// A handle to the running child with this id if it is a dynamic supervisor
+    /// ([`ChildSpec::dynamic_supervisor`]); see [`child_supervisor`](Self::child_supervisor).
+    pub fn child_dynamic_supervisor(&self, id: &str) -> Option<DynamicSupervisorRef> {
+        let (addr, shared) = self.child_sup_parts::<dynamic::DynMsg>(id)?;
+        Some(DynamicSupervisorRef { addr, shared })
+    }
+
+    fn child_sup_parts<M: Send + 'static>(
+        &self,
+        id: &str,
+    ) -> Option<(Addr<M>, Arc<SupervisorShared>)> {
+        let rt = &self.addr.handle.rt;
+        match &*self.shared.lock() {
+            ChildTable::Static(v) => {
+                let c = v.find_id(id)?;
+                match &c.state {
+                    ChildState::Running { sup: Some(sup), .. } => {
+                        Some((c.addr::<M>(rt)?, sup.clone()))
+                    }
+                    _ => None,
+                }
+            }
+            ChildTable::Dynamic(_) => None,
+        }
+    }
+
     /// Stops the supervisor: its children in reverse start order, each by its shutdown spec;
     /// then it exits with `Shutdown`. Returns its exit reason.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: the stop is requested at the first poll, and dropping
+    /// the future only stops waiting for it to complete.
     pub async fn stop(&self) -> ExitReason {
         let _ = self.addr.send(SupMsg::Stop);
         self.addr.wait().await
@@ -380,12 +596,52 @@ impl SupervisorRef {
 }
 
 impl Runtime {
+    /// The running supervisor registered under `name` ([`SupervisorSpec::name`], or a child's
+    /// [`ChildSpec::name`]): OTP addresses a supervisor by its registered name in every call.
+    /// `None` if no process has the name or it is not a (static) supervisor. Found by walking
+    /// the tree from the roots, one table at a time, as [`Runtime::tree`] does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{Runtime, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     rt.start_supervisor(SupervisorSpec::new(Strategy::OneForOne).name("app"))
+    ///         .await
+    ///         .unwrap();
+    ///     let app = rt.supervisor("app").expect("registered");
+    ///     assert_eq!(app.count_children().await.unwrap().specs, 0);
+    ///     app.stop().await;
+    ///     assert!(rt.supervisor("app").is_none());
+    /// });
+    /// ```
+    pub fn supervisor(&self, name: &str) -> Option<SupervisorRef> {
+        let addr = self.whereis_addr::<SupMsg>(name)?;
+        let shared = table::find_supervisor(self.inner.roots(), addr.pid())?;
+        Some(SupervisorRef { addr, shared })
+    }
+
+    /// The running dynamic supervisor registered under `name`; see
+    /// [`supervisor`](Self::supervisor).
+    pub fn dynamic_supervisor(&self, name: &str) -> Option<DynamicSupervisorRef> {
+        let addr = self.whereis_addr::<dynamic::DynMsg>(name)?;
+        let shared = table::find_supervisor(self.inner.roots(), addr.pid())?;
+        Some(DynamicSupervisorRef { addr, shared })
+    }
+
     /// Starts a supervisor that has no parent: a root of the supervision tree.
     ///
     /// # Errors
     ///
     /// [`StartError::FailedToStartChild`] when a child fails to start (those already started
     /// are stopped again), [`StartError::InvalidSpec`] for an invalid spec.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: dropping the future while the supervisor starts leaves
+    /// the supervisor running, without a handle (it is in [`Runtime::tree`]).
     pub async fn start_supervisor(
         &self,
         spec: SupervisorSpec,
@@ -538,17 +794,18 @@ impl Sup {
 
     /// Starts a child that is not in the table yet and adds it (unless it is a temporary child
     /// that returned ignore).
-    async fn start_new(&mut self, spec: &ChildSpec) -> Result<Option<Pid>, StartError> {
+    async fn start_new(&mut self, spec: &ChildSpec) -> Result<StartedChild, StartError> {
         validate_child(spec, self.auto_shutdown)?;
-        let started = self.run_start(spec).await?;
+        let mut started = self.run_start(spec).await?;
         let pid = started.cell.as_ref().map(|c| c.pid);
+        let info = started.info.take();
         if pid.is_none() && spec.restart == Restart::Temporary {
-            return Ok(None);
+            return Ok(StartedChild { pid, info });
         }
         let mut child = Child::new(spec, true);
         child.set_running(started);
         self.shared.with_static(|v| v.push(child));
-        Ok(pid)
+        Ok(StartedChild { pid, info })
     }
 
     async fn handle(&mut self, msg: SupMsg) -> Option<ExitReason> {
@@ -594,6 +851,13 @@ impl Sup {
                 });
                 reply.reply(r);
             }
+            SupMsg::GetChildSpec(id, reply) => {
+                let r = self.shared.with_static(|v| {
+                    let c = v.find_id(&id).ok_or(SupervisorError::NotFound)?;
+                    Ok(*c.spec.clone().expect("static children keep their spec"))
+                });
+                reply.reply(r);
+            }
             SupMsg::WhichChildren(reply) => {
                 reply.reply(Ok(self.shared.which_children_now()));
             }
@@ -620,7 +884,7 @@ impl Sup {
         None
     }
 
-    async fn restart_child(&mut self, id: &str) -> Result<Option<Pid>, SupervisorError> {
+    async fn restart_child(&mut self, id: &str) -> Result<StartedChild, SupervisorError> {
         let spec = self.shared.with_static(|v| {
             let c = v.find_id(id).ok_or(SupervisorError::NotFound)?;
             match c.state {
@@ -631,17 +895,18 @@ impl Sup {
                 }
             }
         })?;
-        let started = self
+        let mut started = self
             .run_start(&spec)
             .await
             .map_err(SupervisorError::Start)?;
         let pid = started.cell.as_ref().map(|c| c.pid);
+        let info = started.info.take();
         self.shared.with_static(|v| {
             if let Some(c) = v.find_id_mut(id) {
                 c.set_running(started);
             }
         });
-        Ok(pid)
+        Ok(StartedChild { pid, info })
     }
 
     /// OTP's `do_restart/3`: what to do when a child exits by itself.

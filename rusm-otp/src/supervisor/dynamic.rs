@@ -23,8 +23,8 @@ use crate::runtime::{Inner, PidMap, Runtime};
 use crate::supervisor::strategy::RestartWindow;
 use crate::supervisor::{
     ensure_link, flush_exits, shutdown_child, wait_cell, Child, ChildCounts, ChildInfo, ChildSpec,
-    ChildState, ChildTable, ChildType, Restart, Shutdown, Started, Starter, SupervisorShared,
-    DEFAULT_INTENSITY, DEFAULT_PERIOD,
+    ChildState, ChildTable, ChildType, Restart, Shutdown, Started, StartedChild, Starter,
+    SupervisorShared, DEFAULT_INTENSITY, DEFAULT_PERIOD,
 };
 
 /// Flags of a dynamic supervisor.
@@ -75,7 +75,8 @@ impl DynamicSupervisorSpec {
 }
 
 pub(crate) enum DynMsg {
-    StartChild(ChildSpec, ReplyTo<Result<Option<Pid>, SupervisorError>>),
+    StartChild(ChildSpec, ReplyTo<Result<StartedChild, SupervisorError>>),
+    GetChildSpec(Pid, ReplyTo<Result<ChildSpec, SupervisorError>>),
     TerminateChild(Pid, ReplyTo<Result<(), SupervisorError>>),
     WhichChildren(ReplyTo<Vec<ChildInfo>>),
     CountChildren(ReplyTo<ChildCounts>),
@@ -108,8 +109,8 @@ impl std::ops::Deref for DynamicSupervisorRef {
 impl From<DynamicSupervisorRef> for Started {
     fn from(s: DynamicSupervisorRef) -> Self {
         Started {
-            cell: Some(s.addr.handle.cell.clone()),
             sup: Some(s.shared),
+            ..Started::from(s.addr)
         }
     }
 }
@@ -121,11 +122,64 @@ impl DynamicSupervisorRef {
     /// # Errors
     ///
     /// [`SupervisorError::MaxChildren`], or [`SupervisorError::Start`] when the start fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: the request is sent at the first poll, and dropping
+    /// the future after that does not withdraw it; the child is started all the same.
     pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+        self.start_child_with_info(spec).await.map(|s| s.pid)
+    }
+
+    /// [`start_child`](Self::start_child), also returning what the child's start function
+    /// added with [`Started::with_info`] (OTP's `{ok, Pid, Info}`).
+    ///
+    /// # Errors
+    ///
+    /// As [`start_child`](Self::start_child).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe, as [`start_child`](Self::start_child).
+    pub async fn start_child_with_info(
+        &self,
+        spec: ChildSpec,
+    ) -> Result<StartedChild, SupervisorError> {
         self.addr
             .call_timeout(|r| DynMsg::StartChild(spec, r), Duration::MAX)
             .await
             .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
+    }
+
+    /// The spec the child `pid` was started with, running or being restarted
+    /// (`get_childspec/2`). Temporary children keep no spec (OTP-16804: a supervisor of many
+    /// short-lived children holds only what is alive), so for them it is `NotFound`; OTP's
+    /// `simple_one_for_one` answers with its one template instead, which RUSM does not have.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NotFound`] when `pid` is no child or a temporary one,
+    /// [`NoProc`](SupervisorError::NoProc) when the supervisor is not alive.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future only stops waiting for the answer.
+    pub async fn get_childspec(&self, pid: Pid) -> Result<ChildSpec, SupervisorError> {
+        self.addr
+            .call_timeout(|r| DynMsg::GetChildSpec(pid, r), Duration::MAX)
+            .await
+            .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
+    }
+
+    /// The typed address of the running child `pid`, if its mailbox takes `M`: the way from a
+    /// row of [`which_children`](Self::which_children) to sending the child messages. Read
+    /// from the table without a call.
+    pub fn child_addr<M: Send + 'static>(&self, pid: Pid) -> Option<Addr<M>> {
+        let rt = &self.addr.handle.rt;
+        match &*self.shared.lock() {
+            ChildTable::Dynamic(m) => m.get(&pid.0).and_then(|c| c.addr::<M>(rt)),
+            ChildTable::Static(_) => None,
+        }
     }
 
     /// Terminates a child by pid, by its shutdown spec, and forgets it (`terminate_child/2`).
@@ -209,6 +263,11 @@ impl DynamicSupervisorRef {
     }
 
     /// Stops every child (all at once, one shared deadline), then the supervisor.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: the stop is requested at the first poll, and dropping
+    /// the future only stops waiting for it to complete.
     pub async fn stop(&self) -> ExitReason {
         let _ = self.addr.send(DynMsg::Stop);
         self.addr.wait().await
@@ -255,6 +314,7 @@ impl DynamicSupervisorRef {
             backoff_attempt: 0,
             last_started: None,
             peer,
+            mailbox: None,
         };
         child.set_running(Started::from(addr.clone()));
         map.insert(addr.pid().0, Box::new(child));
@@ -373,6 +433,11 @@ async fn dynamic_main(
                 reply.reply(r);
                 None
             }
+            Msg::User(DynMsg::GetChildSpec(pid, reply)) => {
+                let spec = sup.map(|m| m.get(&pid.0).and_then(|c| c.spec.clone()));
+                reply.reply(spec.map(|s| *s).ok_or(SupervisorError::NotFound));
+                None
+            }
             Msg::User(DynMsg::TerminateChild(pid, reply)) => {
                 let r = sup.terminate_child(pid).await;
                 reply.reply(r);
@@ -416,24 +481,28 @@ impl DynSup {
         Ok(started)
     }
 
-    async fn start_child(&mut self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+    async fn start_child(&mut self, spec: ChildSpec) -> Result<StartedChild, SupervisorError> {
         if let Some(max) = self.max_children {
             if self.map(|m| m.len()) >= max {
                 return Err(SupervisorError::MaxChildren);
             }
         }
-        let started = self
+        let mut started = self
             .run_start(&spec)
             .await
             .map_err(SupervisorError::Start)?;
+        let info = started.info.take();
         let Some(pid) = started.cell.as_ref().map(|c| c.pid) else {
             // OTP does not store an ignored dynamic child, whatever its restart type.
-            return Ok(None);
+            return Ok(StartedChild { pid: None, info });
         };
         let mut child = Child::new(&spec, spec.restart != Restart::Temporary);
         child.set_running(started);
         self.map(|m| m.insert(pid.0, Box::new(child)));
-        Ok(Some(pid))
+        Ok(StartedChild {
+            pid: Some(pid),
+            info,
+        })
     }
 
     /// OTP's `terminate_child/2` by pid (`find_child/2` for `simple_one_for_one`): a child,

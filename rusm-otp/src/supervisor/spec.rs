@@ -5,6 +5,7 @@
 //! <https://www.erlang.org/doc/apps/stdlib/supervisor#t:child_spec/0>): restart `permanent`,
 //! shutdown 5000 ms for a worker and `infinity` for a supervisor, type `worker`, not significant.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use crate::error::{RegisterError, StartError};
 use crate::exit::IntoExitReason;
 use crate::process::cell::Cell;
-use crate::process::{spawn_with, Addr, Ctx, SpawnOpts};
+use crate::process::{spawn_with, Addr, Ctx, Pid, SpawnOpts};
 use crate::runtime::Inner;
 use crate::supervisor::SupervisorShared;
 
@@ -246,10 +247,15 @@ impl InitAck {
     }
 }
 
-/// What a start function returns: the started child, or `ignore`.
+/// What a start function returns: the started child, or `ignore`; optionally with extra
+/// information for the caller of `start_child` (OTP's `{ok, Pid, Info}`, see
+/// [`with_info`](Self::with_info)).
 pub struct Started {
     pub(crate) cell: Option<Arc<Cell>>,
     pub(crate) sup: Option<Arc<SupervisorShared>>,
+    /// The child's typed mailbox, for [`SupervisorRef::child_addr`](crate::SupervisorRef::child_addr).
+    pub(crate) mailbox: Option<Arc<dyn Any + Send + Sync>>,
+    pub(crate) info: Option<Box<dyn Any + Send>>,
 }
 
 impl fmt::Debug for Started {
@@ -267,15 +273,66 @@ impl Started {
         Started {
             cell: None,
             sup: None,
+            mailbox: None,
+            info: None,
         }
+    }
+
+    /// Adds information for the caller of `start_child` or `restart_child`, as OTP's start
+    /// functions return `{ok, Pid, Info}`:
+    /// [`SupervisorRef::start_child_with_info`](crate::SupervisorRef::start_child_with_info)
+    /// hands it back. The supervisor itself ignores it, as OTP's does; a restart by the
+    /// supervisor drops it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ChildSpec, ChildType, Ctx, Runtime, Started, Strategy, SupervisorSpec};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let sup = rt.start_supervisor(SupervisorSpec::new(Strategy::OneForOne)).await.unwrap();
+    ///     let spec = ChildSpec::from_start("db", ChildType::Worker, |starter| async move {
+    ///         let addr = starter.spawn(|mut ctx: Ctx<()>| async move { ctx.recv().await; })?;
+    ///         Ok(Started::from(addr).with_info("connected to db-1".to_string()))
+    ///     });
+    ///     let started = sup.start_child_with_info(spec).await.unwrap();
+    ///     assert!(started.pid.is_some());
+    ///     assert_eq!(started.info_as::<String>().as_deref(), Some("connected to db-1"));
+    ///     sup.stop().await;
+    /// });
+    /// ```
+    pub fn with_info<I: Any + Send>(mut self, info: I) -> Self {
+        self.info = Some(Box::new(info));
+        self
     }
 }
 
-impl<M> From<Addr<M>> for Started {
+/// What `start_child_with_info` and `restart_child_with_info` return: OTP's `{ok, Pid}`,
+/// `{ok, Pid, Info}` and `{ok, undefined}`.
+#[derive(Debug)]
+pub struct StartedChild {
+    /// The child's pid; `None` when its start returned [`Started::ignore`].
+    pub pid: Option<Pid>,
+    /// What its start function added with [`Started::with_info`].
+    pub info: Option<Box<dyn Any + Send>>,
+}
+
+impl StartedChild {
+    /// The information its start function added, if it is a `T`.
+    pub fn info_as<T: Any>(self) -> Option<T> {
+        self.info?.downcast().ok().map(|b| *b)
+    }
+}
+
+impl<M: Send + 'static> From<Addr<M>> for Started {
     fn from(addr: Addr<M>) -> Self {
+        let mailbox: Arc<dyn Any + Send + Sync> = addr.tx.clone();
         Started {
             cell: Some(addr.handle.cell.clone()),
             sup: None,
+            mailbox: Some(mailbox),
+            info: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! temporary child's end) shifts those after it, O(N), as OTP's `lists:delete/2`. Finding a
 //! child by pid, on its exit, walks the rows, as OTP's `find_child_by_pid/2` folds its map.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,8 +18,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::process::cell::Cell;
-use crate::process::Pid;
-use crate::runtime::PidMap;
+use crate::process::mailbox::Mailbox;
+use crate::process::{Addr, Pid, ProcessHandle};
+use crate::runtime::{Inner, PidMap};
 use crate::supervisor::{ChildSpec, ChildType, Restart, Shutdown, Started};
 
 #[derive(Debug)]
@@ -48,6 +50,9 @@ pub(crate) struct Child {
     pub(crate) last_started: Option<Instant>,
     /// The peer address of a connection process; formatted only when inspected.
     pub(crate) peer: Option<std::net::SocketAddr>,
+    /// The typed mailbox of its current or last incarnation, for a typed address while it
+    /// runs (`child_addr`).
+    pub(crate) mailbox: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Child {
@@ -64,6 +69,7 @@ impl Child {
             backoff_attempt: 0,
             last_started: None,
             peer: None,
+            mailbox: None,
         }
     }
 
@@ -78,9 +84,20 @@ impl Child {
         self.cell().map(|c| c.pid)
     }
 
+    /// The typed address of the running child, if its mailbox takes `M`.
+    pub(crate) fn addr<M: Send + 'static>(&self, rt: &Arc<Inner>) -> Option<Addr<M>> {
+        let cell = self.cell()?;
+        let tx = self.mailbox.clone()?.downcast::<Mailbox<M>>().ok()?;
+        Some(Addr {
+            handle: ProcessHandle::from_cell(cell.clone(), rt.clone()),
+            tx,
+        })
+    }
+
     pub(crate) fn set_running(&mut self, started: Started) {
         let now = Instant::now();
         self.last_started = Some(now);
+        self.mailbox = started.mailbox;
         self.state = match started.cell {
             Some(cell) => ChildState::Running {
                 cell,
@@ -314,6 +331,30 @@ impl SupervisorShared {
             ChildTable::Dynamic(_) => unreachable!("static supervisor with a dynamic table"),
         }
     }
+}
+
+/// The supervisor `pid`, found by walking the supervision tree down from `roots` through the
+/// rows of running supervisor children, one table lock at a time: the cost of a lookup grows
+/// with the number of rows walked, as `Runtime::tree`'s.
+pub(crate) fn find_supervisor(
+    roots: Vec<Arc<SupervisorShared>>,
+    pid: Pid,
+) -> Option<Arc<SupervisorShared>> {
+    let mut stack = roots;
+    while let Some(s) = stack.pop() {
+        if s.pid == pid {
+            return Some(s);
+        }
+        let sub = |c: &Child| match &c.state {
+            ChildState::Running { sup: Some(sup), .. } => Some(sup.clone()),
+            _ => None,
+        };
+        match &*s.lock() {
+            ChildTable::Static(v) => stack.extend(v.iter().filter_map(sub)),
+            ChildTable::Dynamic(m) => stack.extend(m.values().filter_map(|c| sub(c))),
+        }
+    }
+    None
 }
 
 /// One row of [`SupervisorRef::which_children`](crate::SupervisorRef::which_children) and [`DynamicSupervisorRef::which_children`](crate::DynamicSupervisorRef::which_children).
