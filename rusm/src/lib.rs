@@ -34,6 +34,10 @@
 
 pub use rusm_otp::*;
 
+#[cfg(feature = "observer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "observer")))]
+pub mod observer;
+
 /// Turns `async fn name(ctx: Ctx, stream: TcpStream)` — or with a third parameter
 /// `state: Arc<YourState>` — into a connection handler: a unit struct `name` that implements
 /// [`Handler`]. Returning `()` or a `Result`; an `Err` becomes the connection process's exit
