@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example chat_server -- [--addr HOST:PORT] [--max-connections N] [--outbox N]
-//!     [--idle-timeout SECS] [--debug-commands]
+//!     [--idle-timeout SECS] [--debug-commands] [--observer ADDR]
 //! ```
 //!
 //! Line protocol (UTF-8, `\n` or `\r\n`, at most 4096 bytes a line), client → server:
@@ -67,6 +67,10 @@ struct Args {
     /// Accept `PANIC` and `CRASH <room>`, to watch supervision at work.
     #[arg(long)]
     debug_commands: bool,
+    /// Serve the observer (supervision tree, processes, listeners, Prometheus `/metrics`) on
+    /// this loopback address, e.g. 127.0.0.1:9000.
+    #[arg(long, value_name = "ADDR")]
+    observer: Option<String>,
 }
 
 #[rusm::main]
@@ -123,6 +127,13 @@ async fn main(rt: Runtime) -> ExitCode {
         }
     };
     daemon::say(&format!("listening on {addr}"));
+    let _observer = match daemon::observer(&rt, args.observer.as_deref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("chat_server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     signals.until_stop(&rt).await;
     // Stop accepting, say BYE to everyone, and give them the drain timeout to go.
     listener.suspend();

@@ -33,6 +33,23 @@ pub(crate) fn say(line: &str) {
     }
 }
 
+/// Serves the observer (`rusm::observer`: the tree, processes, listeners and `/metrics`) on
+/// `addr`, a loopback address, when `--observer ADDR` was given, and says where on stdout
+/// after the readiness line: `observer on http://HOST:PORT/`. Keep the handle: dropping it
+/// stops the observer.
+pub(crate) fn observer(
+    rt: &Runtime,
+    addr: Option<&str>,
+) -> Result<Option<rusm::observer::Observer>, String> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let observer =
+        rusm::observer::serve(rt, addr).map_err(|e| format!("--observer {addr}: {e}"))?;
+    say(&format!("observer on http://{}/", observer.local_addr()));
+    Ok(Some(observer))
+}
+
 /// The signals a server answers.
 pub(crate) struct Signals {
     term: Signal,

@@ -3,13 +3,15 @@
 //! ```text
 //! cargo run --example echo_server -- --addr 127.0.0.1:7000 --max-connections 10000 --acceptors 2
 //! cargo run --example echo_server -- --tls-cert cert.pem --tls-key key.pem --proxy-protocol
+//! cargo run --example echo_server -- --observer 127.0.0.1:9000
 //! ```
 //!
 //! With `--tls-cert`/`--tls-key` every connection is TLS (its process does the handshake);
 //! with `--proxy-protocol` each must begin with a PROXY protocol v1 or v2 header, as HAProxy
 //! or nginx send with `send-proxy`/`proxy_protocol on` (header first, then TLS).
 //!
-//! Prints `listening on HOST:PORT` once bound and its signal handlers are installed.
+//! Prints `listening on HOST:PORT` once bound and its signal handlers are installed; with
+//! `--observer ADDR`, then `observer on http://HOST:PORT/` (docs/OBSERVER.md).
 //! SIGINT/SIGTERM: stop accepting at once, give open connections 5 s, exit 0; a second signal
 //! exits at once with status 130. SIGUSR1: print the supervision tree. Warnings and crash
 //! reports go to stderr (`RUST_LOG`, default `info`).
@@ -54,6 +56,10 @@ struct Args {
     /// Seconds a connection has for its PROXY header and TLS handshake.
     #[arg(long, default_value_t = 10)]
     handshake_timeout: u64,
+    /// Serve the observer (supervision tree, processes, listeners, Prometheus `/metrics`) on
+    /// this loopback address, e.g. 127.0.0.1:9000.
+    #[arg(long, value_name = "ADDR")]
+    observer: Option<String>,
 }
 
 /// Echoes every byte; on half-close, echoes what came, then closes.
@@ -114,6 +120,13 @@ async fn main(rt: Runtime) -> ExitCode {
         }
     };
     daemon::say(&format!("listening on {addr}"));
+    let _observer = match daemon::observer(&rt, args.observer.as_deref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     signals.until_stop(&rt).await;
     // Refuse new connections at once; open ones get a few seconds to finish. A second signal
     // does not wait for them.
