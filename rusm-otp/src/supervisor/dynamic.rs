@@ -205,7 +205,7 @@ impl DynamicSupervisorRef {
 
     /// The children, in pid order (`which_children/1`): a call, answered by the supervisor
     /// between the messages it handles, so a child that exited before the call is shown
-    /// restarted or gone, never with its dead pid (see [`SupervisorRef::which_children`]).
+    /// restarted or gone, never with its dead pid (see [`SupervisorRef::which_children`](crate::SupervisorRef::which_children)).
     /// A child whose restart is being retried is listed with no pid and `restarting`, as
     /// OTP's `{undefined, restarting, Type, Mods}`.
     ///
