@@ -80,15 +80,13 @@
 //! ```
 
 mod behaviour;
-mod ctx;
-mod envelope;
+mod caller;
+mod dispatch;
 mod run;
 mod server_ref;
 
-pub use behaviour::{Call, Cast, Init, Next, Reply, Server};
-pub use ctx::ServerCtx;
-pub use envelope::{Caller, Envelope};
-pub use server_ref::ServerRef;
+pub use behaviour::{Call, Cast, Envelope, Init, Next, Reply, Server, ServerCtx, ServerRef};
+pub use caller::Caller;
 
 #[allow(unused_imports)] // doc links
 use crate::{ChildSpec, Ctx, Runtime};

@@ -1,10 +1,18 @@
-//! The behaviour: [`Server`], [`Call`], [`Cast`] and what their callbacks return.
+//! The behaviour: [`Server`], [`Call`], [`Cast`], what their callbacks return and get
+//! ([`ServerCtx`]), a server's address ([`ServerRef`]) and what travels in its mailbox.
+//! One file: the traits and the types their signatures name refer to each other.
 
+use std::any::Any;
+use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
+use super::caller::Caller;
+use crate::call::TimerRef;
 use crate::exit::ExitReason;
-use crate::process::Msg;
-use crate::server::{Caller, ServerCtx};
+use crate::process::{Addr, Ctx, Msg, Pid, ProcessHandle};
 
 /// What [`Server::init`] returns (`init/1`'s results).
 #[derive(Debug)]
@@ -145,4 +153,158 @@ pub trait Cast<Msg: Send + 'static>: Server {
         msg: Msg,
         ctx: &mut ServerCtx<Self>,
     ) -> impl Future<Output = Next> + Send;
+}
+
+/// The context of a server's callbacks: its own [`ServerRef`], timers, and through `Deref`
+/// everything a process context offers that does not receive (pid, `trap_exit`, links,
+/// monitors, spawning, the runtime).
+///
+/// Receiving is the server loop's job: callbacks never receive themselves, as in OTP.
+pub struct ServerCtx<S: Server> {
+    pub(crate) ctx: Ctx<Envelope<S>>,
+    /// The process that started the server linked (its supervisor): an exit signal from it
+    /// terminates the server, as `gen_server` does with its parent.
+    pub(crate) parent: Option<Pid>,
+}
+
+impl<S: Server> fmt::Debug for ServerCtx<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerCtx")
+            .field("pid", &self.ctx.pid())
+            .field("parent", &self.parent)
+            .finish()
+    }
+}
+
+impl<S: Server> std::ops::Deref for ServerCtx<S> {
+    type Target = Ctx<Envelope<S>>;
+    fn deref(&self) -> &Ctx<Envelope<S>> {
+        &self.ctx
+    }
+}
+
+impl<S: Server> ServerCtx<S> {
+    /// This server's own reference (`self()`), to hand to others.
+    pub fn me(&self) -> ServerRef<S> {
+        ServerRef {
+            addr: self.ctx.myself(),
+        }
+    }
+
+    /// The process that started this server linked, if any (its supervisor, OTP's parent).
+    pub fn parent(&self) -> Option<Pid> {
+        self.parent
+    }
+
+    /// Delivers `info` to this server's [`handle_info`](Server::handle_info) after `delay`
+    /// (`erlang:send_after/3` to `self()`).
+    pub fn send_after(&self, info: S::Info, delay: Duration) -> TimerRef {
+        self.ctx
+            .myself()
+            .send_after(Envelope(Kind::Info(info)), delay)
+    }
+}
+
+/// The address of a running server of type `S`: its requests are checked against the
+/// [`Call`] and [`Cast`] impls of `S` at compile time.
+///
+/// Dereferences to its [`ProcessHandle`] (pid, kill, wait, monitorable); cloning is cheap.
+pub struct ServerRef<S: Server> {
+    pub(crate) addr: Addr<Envelope<S>>,
+}
+
+impl<S: Server> Clone for ServerRef<S> {
+    fn clone(&self) -> Self {
+        ServerRef {
+            addr: self.addr.clone(),
+        }
+    }
+}
+
+impl<S: Server> fmt::Debug for ServerRef<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerRef")
+            .field("server", &std::any::type_name::<S>())
+            .field("pid", &self.addr.pid())
+            .finish()
+    }
+}
+
+impl<S: Server> std::ops::Deref for ServerRef<S> {
+    type Target = ProcessHandle;
+    fn deref(&self) -> &ProcessHandle {
+        self.addr.handle()
+    }
+}
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A message in a server's mailbox. Opaque: made by [`ServerRef`](crate::ServerRef)'s
+/// methods, taken apart by the server's loop.
+pub struct Envelope<S: Server>(pub(crate) Kind<S>);
+
+impl<S: Server> fmt::Debug for Envelope<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.0 {
+            Kind::Call(_) => "call",
+            Kind::Cast(_) => "cast",
+            Kind::Info(_) => "info",
+            Kind::Stop(_) => "stop",
+            Kind::Inspect(_) => "inspect",
+        };
+        f.debug_tuple("Envelope").field(&kind).finish()
+    }
+}
+
+pub(crate) enum Kind<S: Server> {
+    Call(CallEnvelope<S>),
+    Cast(Box<dyn CastDispatch<S>>),
+    Info(S::Info),
+    Stop(ExitReason),
+    /// Look at the state between two messages (`sys:get_state`).
+    Inspect(Box<dyn FnOnce(&S) + Send>),
+}
+
+/// A queued call: the server's first hold on the shared call cell.
+pub(crate) struct CallEnvelope<S: Server>(pub(crate) Option<Arc<dyn CallDispatch<S>>>);
+
+impl<S: Server> Drop for CallEnvelope<S> {
+    fn drop(&mut self) {
+        if let Some(cell) = self.0.take() {
+            cell.release();
+        }
+    }
+}
+
+impl<S: Server> CallEnvelope<S> {
+    pub(crate) fn dispatch<'a>(
+        mut self,
+        server: &'a mut S,
+        ctx: &'a mut ServerCtx<S>,
+    ) -> BoxFuture<'a, Next> {
+        let cell = self.0.take().expect("a call envelope is dispatched once");
+        cell.dispatch(server, ctx)
+    }
+}
+
+pub(crate) trait CallDispatch<S: Server>: Send + Sync {
+    /// Runs the handler; the envelope's hold passes to the [`Caller`] it is given.
+    fn dispatch<'a>(
+        self: Arc<Self>,
+        server: &'a mut S,
+        ctx: &'a mut ServerCtx<S>,
+    ) -> BoxFuture<'a, Next>;
+    /// The server lets go of one hold without replying.
+    fn release(&self);
+    /// The request back, when it could not be sent.
+    fn unsend(&self) -> Box<dyn Any + Send>;
+}
+
+pub(crate) trait CastDispatch<S: Server>: Send {
+    fn dispatch<'a>(
+        self: Box<Self>,
+        server: &'a mut S,
+        ctx: &'a mut ServerCtx<S>,
+    ) -> BoxFuture<'a, Next>;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }

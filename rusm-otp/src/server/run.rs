@@ -8,11 +8,11 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
+use super::behaviour::{Envelope, Kind};
 use crate::error::StartError;
 use crate::exit::ExitReason;
 use crate::process::{spawn_with, Ctx, Msg, Pid, SpawnOpts};
 use crate::runtime::{Inner, Runtime};
-use crate::server::envelope::{Envelope, Kind};
 use crate::server::{Init, Next, Server, ServerCtx, ServerRef};
 use crate::supervisor::{ChildSpec, ChildType, Started, Starter};
 

@@ -4,44 +4,14 @@ use std::fmt;
 use std::future::poll_fn;
 use std::time::Duration;
 
+use super::behaviour::{Envelope, Kind};
+use super::caller::CallCell;
+use super::dispatch::CastBox;
 use crate::call::{within, DEFAULT_CALL_TIMEOUT};
 use crate::error::{CallError, SendError};
 use crate::exit::ExitReason;
-use crate::process::{current_pid, Addr, ProcessHandle};
-use crate::server::envelope::{CallCell, CastBox, Envelope, Kind};
-use crate::server::{Call, Cast, Server};
-
-/// The address of a running server of type `S`: its requests are checked against the
-/// [`Call`] and [`Cast`] impls of `S` at compile time.
-///
-/// Dereferences to its [`ProcessHandle`] (pid, kill, wait, monitorable); cloning is cheap.
-pub struct ServerRef<S: Server> {
-    pub(crate) addr: Addr<Envelope<S>>,
-}
-
-impl<S: Server> Clone for ServerRef<S> {
-    fn clone(&self) -> Self {
-        ServerRef {
-            addr: self.addr.clone(),
-        }
-    }
-}
-
-impl<S: Server> fmt::Debug for ServerRef<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerRef")
-            .field("server", &std::any::type_name::<S>())
-            .field("pid", &self.addr.pid())
-            .finish()
-    }
-}
-
-impl<S: Server> std::ops::Deref for ServerRef<S> {
-    type Target = ProcessHandle;
-    fn deref(&self) -> &ProcessHandle {
-        self.addr.handle()
-    }
-}
+use crate::process::{current_pid, ProcessHandle};
+use crate::server::{Call, Cast, Server, ServerRef};
 
 /// Stops waiting for a reply when dropped before it came (a timed-out or cancelled call).
 struct Waiting<'a, Req: Send + 'static, R: Send + 'static>(&'a CallCell<Req, R>, bool);
