@@ -50,6 +50,10 @@ struct Args {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Share the port with other echo_server processes (SO_REUSEPORT): the kernel spreads
+    /// new connections over them.
+    #[arg(long)]
+    reuse_port: bool,
     /// Expect a PROXY protocol (v1 or v2) header first on every connection.
     #[arg(long)]
     proxy_protocol: bool,
@@ -104,6 +108,7 @@ async fn main(rt: Runtime) -> ExitCode {
             c.max_connections = args.max_connections.unwrap_or(c.max_connections);
             c.acceptors = args.acceptors.unwrap_or(c.acceptors);
             c.idle_timeout = idle;
+            c.reuse_port = args.reuse_port;
             c.handshake_timeout = Duration::from_secs(args.handshake_timeout.max(1));
             c
         });

@@ -343,3 +343,14 @@ async fn without_the_option_nothing_is_read_before_the_handler() {
     assert_eq!(&echoed, b"PROXY UNKNOWN\r\n");
     listener.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_handshake_timeout_is_rejected() {
+    let rt = Runtime::attach();
+    let config = config()
+        .proxy_protocol(true)
+        .handshake_timeout(Duration::ZERO);
+    let e = rt.listen_with(config, report_then_echo).await.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(e.to_string(), "handshake_timeout must be longer than zero");
+}
