@@ -219,6 +219,36 @@ impl ListenerConfig {
 
     /// Expects a PROXY protocol header first on every connection; see
     /// [`proxy_protocol`](Self::proxy_protocol).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rusm_otp::{ListenerConfig, Runtime};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let config = ListenerConfig::new("127.0.0.1:0").proxy_protocol(true);
+    ///     let (addr, listener) = rt
+    ///         .listen_with(config, |_ctx, mut stream| async move {
+    ///             // The client's address, from the header; the proxy's is `proxy_addr()`.
+    ///             let client = stream.peer_addr()?.to_string();
+    ///             stream.write_all(client.as_bytes()).await
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     // What HAProxy's `send-proxy` writes before the client's bytes.
+    ///     let mut proxy = tokio::net::TcpStream::connect(addr).await.unwrap();
+    ///     proxy
+    ///         .write_all(b"PROXY TCP4 203.0.113.7 192.0.2.1 51234 443\r\n")
+    ///         .await
+    ///         .unwrap();
+    ///     let mut seen = String::new();
+    ///     proxy.read_to_string(&mut seen).await.unwrap();
+    ///     assert_eq!(seen, "203.0.113.7:51234");
+    ///     listener.kill();
+    /// });
+    /// ```
     pub fn proxy_protocol(mut self, on: bool) -> Self {
         self.proxy_protocol = on;
         self

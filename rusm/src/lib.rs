@@ -200,6 +200,8 @@ pub mod prelude {
         connect, Addr, ChildSpec, Ctx, ExitReason, Handler, ListenerConfig, Msg, Pid,
         ProcessHandle, Restart, Runtime, ServerRef, Shutdown, Strategy, SupervisorSpec, TcpStream,
     };
+    #[cfg(feature = "tls")]
+    pub use rusm_otp::TlsConfig;
     pub use std::sync::Arc;
     pub use tokio::io::{AsyncReadExt, AsyncWriteExt};
 }
