@@ -1,6 +1,8 @@
 //! Ensures the dashboard works in a real browser: while a short connection-storm runs, headless
 //! Chromium loads the page, its charts receive samples over server-sent events (with a nonzero
-//! connection rate), and the tree panel renders the supervision tree from `/tree`.
+//! connection rate), and the tree panel renders the supervision tree from `/tree`; once the run
+//! (RUSM, then raw tokio) has finished, the last result shows as a table of figures per target
+//! with the RUSM/tokio ratios, not as raw JSON.
 //!
 //! Skips, saying why, only where no Chromium is installed (`apt-get install chromium`).
 
@@ -68,42 +70,14 @@ fn element_text(dom: &str, id: &str, deep: bool) -> Option<String> {
     Some(text)
 }
 
-#[test]
-fn page_charts_live_samples_and_shows_tree_in_headless_chromium() {
-    let Some(chromium) = find_chromium() else {
-        eprintln!("skipping: no chromium in /usr/bin or PATH (apt-get install chromium)");
-        return;
-    };
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let metrics = Metrics::new();
-    let dashboard = rt
-        .block_on(Dashboard::bind(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            metrics.clone(),
-            Arc::new(placeholder_tree),
-        ))
-        .expect("bind dashboard");
-    let addr = dashboard.local_addr().unwrap();
-    rt.spawn(dashboard.serve());
-
-    let started = http(
-        addr,
-        "POST",
-        "/run?scenario=connection-storm&seconds=10&target=rusm&baseline=none",
-    );
-    assert!(started.starts_with("HTTP/1.1 202"), "POST /run: {started}");
-
+/// The page's DOM once it has loaded, `HOLD_MS` after the start (see `?hold=`).
+fn dump_dom(chromium: &Path, addr: SocketAddr, pass: &str) -> String {
     let profile = std::env::temp_dir().join(format!(
-        "rusm-bench-chromium-{}-{}",
+        "rusm-bench-chromium-{}-{}-{pass}",
         std::process::id(),
         addr.port()
     ));
-    let mut child = Command::new(&chromium)
+    let mut child = Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -145,6 +119,40 @@ fn page_charts_live_samples_and_shows_tree_in_headless_chromium() {
     let dom = reader.join().unwrap();
     let _ = std::fs::remove_dir_all(&profile);
     assert!(status.success(), "chromium exited with {status}");
+    dom
+}
+
+#[test]
+fn page_charts_live_samples_and_shows_tree_in_headless_chromium() {
+    let Some(chromium) = find_chromium() else {
+        eprintln!("skipping: no chromium in /usr/bin or PATH (apt-get install chromium)");
+        return;
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let metrics = Metrics::new();
+    let dashboard = rt
+        .block_on(Dashboard::bind(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics.clone(),
+            Arc::new(placeholder_tree),
+        ))
+        .expect("bind dashboard");
+    let addr = dashboard.local_addr().unwrap();
+    rt.spawn(dashboard.serve());
+
+    let started = http(
+        addr,
+        "POST",
+        "/run?scenario=connection-storm&seconds=5&target=rusm&baseline=tokio",
+    );
+    assert!(started.starts_with("HTTP/1.1 202"), "POST /run: {started}");
+
+    let dom = dump_dom(&chromium, addr, "first");
 
     let samples: u64 = element_text(&dom, "sample-count", false)
         .and_then(|t| t.trim().parse().ok())
@@ -176,4 +184,29 @@ fn page_charts_live_samples_and_shows_tree_in_headless_chromium() {
     };
     assert!(report.contains("conns_per_s"), "report: {report}");
     assert!(!metrics.is_running());
+
+    // The last result, loaded with the page: a table with both targets and their ratio.
+    let dom = dump_dom(&chromium, addr, "report");
+    let start = dom.find("id=\"report\"").expect("a report panel");
+    let panel = &dom[start..];
+    let panel = &panel[..panel
+        .find("</table>")
+        .unwrap_or_else(|| panic!("no report table:\n{dom}"))];
+    for text in [
+        "<table",
+        "conns_per_s",
+        ">rusm<",
+        ">tokio<",
+        "rusm / tokio",
+        "×",
+    ] {
+        assert!(
+            panel.contains(text),
+            "no {text:?} in the report table:\n{panel}"
+        );
+    }
+    assert!(
+        !panel.contains("\"figures\""),
+        "raw JSON in the report panel:\n{panel}"
+    );
 }
