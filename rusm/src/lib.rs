@@ -134,12 +134,12 @@ pub struct Guide;
 #[doc(hidden)]
 pub mod __private {
     //! Paths the macros' generated code uses. Not a public API.
+    #[cfg(feature = "tls")]
+    pub use rusm_otp::TlsConfig;
     pub use rusm_otp::{
         ChildSpec, Ctx, Handler, HandlerOptions, Listener, ListenerBuilder, ListenerConfig,
         Runtime, TcpStream,
     };
-    #[cfg(feature = "tls")]
-    pub use rusm_otp::TlsConfig;
     pub use std::sync::Arc;
     pub use std::time::Duration;
 
@@ -196,12 +196,12 @@ pub mod __private {
 /// extension traits.
 pub mod prelude {
     pub use rusm_otp::server::{Call, Caller, Cast, Init, Next, Reply, Server, ServerCtx};
+    #[cfg(feature = "tls")]
+    pub use rusm_otp::TlsConfig;
     pub use rusm_otp::{
         connect, Addr, ChildSpec, Ctx, ExitReason, Handler, ListenerConfig, Msg, Pid,
         ProcessHandle, Restart, Runtime, ServerRef, Shutdown, Strategy, SupervisorSpec, TcpStream,
     };
-    #[cfg(feature = "tls")]
-    pub use rusm_otp::TlsConfig;
     pub use std::sync::Arc;
     pub use tokio::io::{AsyncReadExt, AsyncWriteExt};
 }
