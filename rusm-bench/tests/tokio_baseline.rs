@@ -1,7 +1,7 @@
 //! Ensures every scenario runs end to end against the raw tokio baseline with small counts:
 //! the TCP scenarios complete connections without errors and every held connection still
 //! echoes, and the process scenarios finish their counts, so the figures RUSM is compared with
-//! come from working code.
+//! come from working code. The `tls-*` scenarios are run on both targets.
 
 use rusm_bench::engine::{self, Baseline, RunConfig};
 use rusm_bench::{Metrics, RunReport, Scenario, TargetKind};
@@ -170,4 +170,24 @@ fn broadcast_on_rusm_reaches_every_group_member() {
         Some(3_000.0),
         "{report}"
     );
+}
+
+#[test]
+fn tls_scenarios_complete_handshakes_and_requests_on_both_targets() {
+    for target in [TargetKind::Tokio, TargetKind::Rusm] {
+        let r = run(Scenario::TlsHandshakeStorm, 1.0, |c| {
+            c.target = target;
+            c.concurrency = Some(4);
+            c.runs = Some(1);
+        });
+        assert!(figure(&r, "conns_per_s") > 0.0, "{r}");
+        assert!(r.results[0].errors.is_empty(), "{r}");
+        let r = run(Scenario::TlsEcho, 0.5, |c| {
+            c.target = target;
+            c.connections = Some(4);
+            c.runs = Some(1);
+        });
+        assert!(figure(&r, "requests_per_s") > 0.0, "{r}");
+        assert!(r.results[0].errors.is_empty(), "{r}");
+    }
 }
