@@ -87,7 +87,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub listeners: u16,
     /// Run every target this many times, interleaved, and report medians with min–max
-    /// (default 5 for server-call and broadcast, 1 for the others).
+    /// (default 5 for the process scenarios but restart-storm, server-call, broadcast and
+    /// the tls-* scenarios, 1 for the others).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub runs: Option<u16>,
 }

@@ -18,7 +18,9 @@
 //!
 //! A scenario may measure more than one baseline on the tokio side: the bare-tokio program
 //! that is the physical limit and, where it is a different program, the like-for-like one
-//! (`server-call`: the hand-written tokio actor, and tasks sharing an `Arc<Mutex<HashMap>>`).
+//! (`server-call`: the hand-written tokio actor, and tasks sharing an `Arc<Mutex<HashMap>>`;
+//! `spawn-storm`, `ping-pong`, `fan-in`, `idle-memory`: a task plus an unbounded mpsc per
+//! process, and a bare `tokio::spawn`, a parked task, channels made up front).
 //! Each result carries a label saying which it is. `--runs N` repeats the whole set, RUSM and
 //! baselines interleaved, and the report gives medians with min–max.
 
@@ -125,16 +127,20 @@ impl Scenario {
                  [--connections C=64, --size S=64]"
             }
             Scenario::SpawnStorm => {
-                "spawn processes that exit at once, wait for all; spawns/s [--count 1000000]"
+                "spawn processes that exit at once, wait for all, vs tokio task + mpsc and a bare \
+                 tokio::spawn; spawns/s [--count 1000000, --runs 5]"
             }
             Scenario::PingPong => {
-                "two processes exchange a u64 over their mailboxes; round trips/s [--count 1000000]"
+                "two processes exchange a u64 over their mailboxes, vs tokio tasks + mpsc made per \
+                 process and made up front; round trips/s [--count 1000000, --runs 5]"
             }
             Scenario::IdleMemory => {
-                "processes blocked on receive; bytes/process from RSS [--count 100000]"
+                "processes blocked on receive, vs tokio tasks blocked on an mpsc and bare parked \
+                 tasks; bytes/process from RSS [--count 100000, --runs 5]"
             }
             Scenario::FanIn => {
-                "senders × messages to one process; msgs/s [--concurrency senders=100, --count 10000]"
+                "senders × messages to one process, vs tokio tasks with an mpsc each and sharing \
+                 one; msgs/s [--concurrency senders=100, --count 10000, --runs 5]"
             }
             Scenario::RestartStorm => {
                 "a child that panics at once, restarted by its supervisor; restarts/s \
@@ -184,7 +190,11 @@ impl Scenario {
     /// several baselines, 1 for the others (whose docs repeat them from the shell).
     pub fn default_runs(self) -> usize {
         match self {
-            Scenario::ServerCall
+            Scenario::SpawnStorm
+            | Scenario::PingPong
+            | Scenario::IdleMemory
+            | Scenario::FanIn
+            | Scenario::ServerCall
             | Scenario::Broadcast
             | Scenario::TlsHandshakeStorm
             | Scenario::TlsEcho => 5,
@@ -238,16 +248,16 @@ impl Ctx<'_> {
 /// Setting up failed (runtime, server, child process); load errors are counted, not returned.
 pub fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<Vec<TargetResult>> {
     let one = match scenario {
+        Scenario::SpawnStorm
+        | Scenario::PingPong
+        | Scenario::IdleMemory
+        | Scenario::FanIn
+        | Scenario::RestartStorm => return process::run(scenario, ctx),
         Scenario::ConnectionStorm => connection_storm::run(ctx, false),
         Scenario::Hold => hold::run(ctx),
         Scenario::EchoThroughput => echo_throughput::run(ctx, false),
         Scenario::TlsHandshakeStorm => connection_storm::run(ctx, true),
         Scenario::TlsEcho => echo_throughput::run(ctx, true),
-        Scenario::SpawnStorm
-        | Scenario::PingPong
-        | Scenario::IdleMemory
-        | Scenario::FanIn
-        | Scenario::RestartStorm => process::run(scenario, ctx),
         Scenario::ServerCall => return server_call::run(ctx),
         Scenario::Broadcast => return broadcast::run(ctx),
     };

@@ -11,8 +11,9 @@
 //!
 //! Some scenarios also measure a second, bare-tokio baseline that is not the same program as
 //! RUSM's but the physical limit of what is measured (`server-call`: tasks sharing an
-//! `Arc<Mutex<HashMap>>`, [`TokioTarget::server_call_shared_map`]); the engine runs it after the
-//! like-for-like one and labels each.
+//! `Arc<Mutex<HashMap>>`, [`TokioTarget::server_call_shared_map`]; `spawn-storm`: a bare
+//! `tokio::spawn`, [`TokioTarget::spawn_storm_bare`]; `idle-memory`, `ping-pong`, `fan-in`:
+//! the other `*_bare` methods); the engine runs it after the like-for-like one and labels each.
 //!
 //! To add RUSM: make `rusm-bench` depend on `rusm`, uncomment `mod rusm;` below, implement
 //! [`Target`] in `target/rusm.rs`, and return it from [`TargetKind::build`] for

@@ -90,10 +90,11 @@ fn rusm_target_falls_back_to_tokio_with_a_note_until_compiled_in() {
             "{report}"
         );
     } else {
+        let names: Vec<&str> = report.results.iter().map(|r| r.target.as_str()).collect();
         assert_eq!(
-            report.results.len(),
-            2,
-            "rusm then the tokio baseline: {report}"
+            names,
+            ["rusm", "tokio-task-mpsc", "tokio-bare"],
+            "rusm then the two tokio baselines: {report}"
         );
         assert!(report.ratio().is_some(), "{report}");
     }
@@ -170,6 +171,53 @@ fn broadcast_on_rusm_reaches_every_group_member() {
         Some(3_000.0),
         "{report}"
     );
+}
+
+#[test]
+fn process_scenarios_measure_rusm_and_both_labelled_baselines() {
+    for (scenario, done_key, count, expected) in [
+        (Scenario::SpawnStorm, "spawned", 2_000, 2_000.0),
+        (Scenario::PingPong, "round_trips", 2_000, 2_000.0),
+        (Scenario::IdleMemory, "processes", 2_000, 2_000.0),
+        (Scenario::FanIn, "received", 100, 10_000.0),
+    ] {
+        let mut config = RunConfig::new(scenario, 30.0);
+        config.count = Some(count);
+        config.runs = Some(2);
+        let report = engine::run(&config, &Metrics::new()).unwrap();
+        let names: Vec<&str> = report.results.iter().map(|r| r.target.as_str()).collect();
+        assert_eq!(names, ["rusm", "tokio-task-mpsc", "tokio-bare"], "{report}");
+        assert_eq!(report.run_count(), 2, "{report}");
+        for r in &report.results {
+            assert_eq!(r.get(done_key), Some(expected), "{report}");
+        }
+        let labels: Vec<&str> = report.results[1..]
+            .iter()
+            .map(|r| r.label.as_deref().unwrap())
+            .collect();
+        assert!(
+            labels[0].starts_with("like-for-like: task + channel"),
+            "{report}"
+        );
+        assert!(
+            labels[1].starts_with("bare tokio, the physical limit"),
+            "{report}"
+        );
+        let text = report.to_string();
+        assert!(
+            text.contains("tokio-task-mpsc") && text.contains("tokio-bare"),
+            "{text}"
+        );
+        let json = report.to_json();
+        assert_eq!(json["baselines"][1]["target"], "tokio-bare");
+        assert_eq!(
+            json["baselines"][1]["ratio_per_run"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
 }
 
 #[test]

@@ -1,5 +1,11 @@
 //! The core runtime's process scenarios: `spawn-storm`, `ping-pong`, `idle-memory`, `fan-in`
 //! and `restart-storm`, each run on a fresh multi-thread runtime with one worker per core.
+//!
+//! The tokio side measures two programs, each labelled: the like-for-like one (`tokio-task-mpsc`:
+//! a task for each process and an unbounded mpsc for each mailbox, as a careful tokio user
+//! writes a process) and the bare-tokio physical limit (`tokio-bare`: a bare `tokio::spawn` of a
+//! task that exits, a task parked on nothing, two tasks and channels made up front, senders
+//! sharing one channel). `restart-storm` has one program, which is both.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -7,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::{Ctx, Scenario};
 use crate::report::TargetResult;
 use crate::stats;
-use crate::target::{ProcessOutcome, ProcessRun};
+use crate::target::{ProcessOutcome, ProcessRun, TargetKind, TokioTarget};
 
 /// How long releasing idle processes may take before we give up waiting.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,7 +50,101 @@ pub(super) fn runtime(ctx: &Ctx<'_>) -> io::Result<tokio::runtime::Runtime> {
     Ok(rt)
 }
 
-pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult> {
+/// Which program a result comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Program {
+    /// The target's own: RUSM's processes, or tokio's like-for-like program.
+    Target,
+    /// tokio's bare physical limit.
+    Bare,
+}
+
+/// The name and label of a result.
+fn name_and_label(
+    scenario: Scenario,
+    kind: TargetKind,
+    program: Program,
+) -> (&'static str, &'static str) {
+    match (kind, program) {
+        (TargetKind::Rusm, _) => (
+            "rusm",
+            match scenario {
+                Scenario::SpawnStorm => {
+                    "rt.spawn of a process that exits at once (a task, a mailbox, a table entry)"
+                }
+                Scenario::PingPong => {
+                    "two processes (the second spawn_link'ed by the first) sending a u64 to each \
+                     other's mailbox"
+                }
+                Scenario::IdleMemory => "processes blocked in ctx.recv() on an empty mailbox",
+                Scenario::FanIn => {
+                    "sender processes each sending to one receiver process's mailbox, then Done"
+                }
+                _ => "a one_for_one supervisor restarting a child that panics at once",
+            },
+        ),
+        (TargetKind::Tokio, Program::Target) if scenario == Scenario::RestartStorm => (
+            "tokio",
+            "bare tokio, the physical limit, and like-for-like: a loop spawning a panicking task \
+             and awaiting its JoinHandle",
+        ),
+        (TargetKind::Tokio, Program::Target) => (
+            "tokio-task-mpsc",
+            match scenario {
+                Scenario::SpawnStorm => {
+                    "like-for-like: task + channel: tokio::spawn of a task owning an unbounded \
+                     mpsc (its mailbox) that exits at once"
+                }
+                Scenario::PingPong => {
+                    "like-for-like: task + channel: each process a task owning an unbounded mpsc \
+                     made at its spawn, the second spawned by the first"
+                }
+                Scenario::IdleMemory => {
+                    "like-for-like: task + channel: tasks blocked in recv() on an unbounded mpsc \
+                     of their own"
+                }
+                _ => {
+                    "like-for-like: task + channel: a receiver task and sender tasks, each with \
+                     an unbounded mpsc of its own, senders ending with Done"
+                }
+            },
+        ),
+        (TargetKind::Tokio, Program::Bare) => (
+            "tokio-bare",
+            match scenario {
+                Scenario::SpawnStorm => {
+                    "bare tokio, the physical limit: tokio::spawn of a task that exits at once, \
+                     no channel"
+                }
+                Scenario::PingPong => {
+                    "bare tokio, the physical limit: two tasks and two unbounded mpsc channels \
+                     made before they start"
+                }
+                Scenario::IdleMemory => {
+                    "bare tokio, the physical limit: tasks parked on std::future::pending, kept \
+                     by their JoinHandles"
+                }
+                _ => {
+                    "bare tokio, the physical limit: sender tasks sharing one unbounded mpsc, \
+                     the receiver counting until it closes"
+                }
+            },
+        ),
+    }
+}
+
+pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<Vec<TargetResult>> {
+    let mut results = vec![run_one(scenario, ctx, Program::Target)?];
+    if ctx.is_baseline && ctx.kind == TargetKind::Tokio && scenario != Scenario::RestartStorm {
+        // What the previous program freed must not be reused, unseen, by this one.
+        crate::rss::release_freed_memory();
+        ctx.metrics.set_phase("bare tokio");
+        results.push(run_one(scenario, ctx, Program::Bare)?);
+    }
+    Ok(results)
+}
+
+fn run_one(scenario: Scenario, ctx: &Ctx<'_>, program: Program) -> io::Result<TargetResult> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rt = runtime(ctx)?;
     let run = ProcessRun {
@@ -53,15 +153,26 @@ pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult>
         deadline: Instant::now() + ctx.duration(),
     };
     let target = &ctx.target;
-    let mut r = TargetResult::new(target.name());
-    ctx.metrics.set_phase("running");
+    let bare = (program == Program::Bare).then(TokioTarget::new);
+    let (name, label) = name_and_label(scenario, ctx.kind, program);
+    let mut r = TargetResult::new(name);
+    r.label = Some(label.to_owned());
+    if program == Program::Target {
+        ctx.metrics.set_phase("running");
+    }
     match scenario {
         Scenario::SpawnStorm => {
-            let out = rt.block_on(target.spawn_storm(run));
+            let out = match &bare {
+                Some(t) => rt.block_on(t.spawn_storm_bare(run)),
+                None => rt.block_on(target.spawn_storm(run)),
+            };
             rated(&mut r, "spawns_per_s", "spawn/s", "spawned", run.count, out);
         }
         Scenario::PingPong => {
-            let out = rt.block_on(target.ping_pong(run));
+            let out = match &bare {
+                Some(t) => rt.block_on(t.ping_pong_bare(run)),
+                None => rt.block_on(target.ping_pong(run)),
+            };
             rated(
                 &mut r,
                 "round_trips_per_s",
@@ -72,7 +183,10 @@ pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult>
             );
         }
         Scenario::FanIn => {
-            let out = rt.block_on(target.fan_in(run));
+            let out = match &bare {
+                Some(t) => rt.block_on(t.fan_in_bare(run)),
+                None => rt.block_on(target.fan_in(run)),
+            };
             rated(
                 &mut r,
                 "msgs_per_s",
@@ -95,7 +209,10 @@ pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<TargetResult>
                 }
             });
             let before = crate::rss::self_rss().unwrap_or(0);
-            let set = rt.block_on(target.idle_processes(run));
+            let set = match &bare {
+                Some(t) => rt.block_on(t.idle_processes_bare(run)),
+                None => rt.block_on(target.idle_processes(run)),
+            };
             let after = crate::rss::self_rss().unwrap_or(0);
             let n = set.len();
             ctx.metrics.set_phase("releasing");
