@@ -145,7 +145,7 @@ impl<M: Send + 'static> Addr<M> {
         let fired = Arc::new(AtomicBool::new(false));
         let flag = fired.clone();
         let to = self.clone();
-        let task = self.handle.rt.handle.spawn(async move {
+        let task = self.handle.rt().handle.spawn(async move {
             tokio::time::sleep(delay).await;
             if !flag.swap(true, Ordering::AcqRel) {
                 let _ = to.send(msg);

@@ -222,7 +222,7 @@ fn supervisor_node(
         .into_iter()
         .map(|(node, sup, cell)| {
             // Read after the table lock is released: one lock at a time.
-            let name = cell.and_then(|c| c.lock().name.as_deref().map(str::to_string));
+            let name = cell.and_then(|c| c.lock().name().map(|n| n.to_string()));
             let mut node = match sup {
                 Some(sup) => {
                     supervisor_node(&sup, node.id, node.restart, node.restarts, node.uptime)

@@ -49,7 +49,7 @@ impl<M> Ctx<M> {
                 Err(LinkError::NoProc(pid))
             }
         };
-        let Some(other) = self.addr.handle.rt.lookup(pid) else {
+        let Some(other) = self.addr.handle.rt().lookup(pid) else {
             return noproc();
         };
         let (mut a, mut b) = lock_pair(me, &other);
@@ -68,7 +68,7 @@ impl<M> Ctx<M> {
     pub fn unlink(&self, pid: Pid) {
         let me = &self.addr.handle.cell;
         me.lock().links.remove(pid);
-        if let Some(other) = self.addr.handle.rt.lookup(pid) {
+        if let Some(other) = self.addr.handle.rt().lookup(pid) {
             other.lock().links.remove(me.pid);
         }
     }

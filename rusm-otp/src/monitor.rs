@@ -74,7 +74,7 @@ impl<M> Ctx<M> {
 
     /// Monitors a process by pid; `NoProc` at once if no such process is alive.
     pub fn monitor_pid(&self, pid: Pid) -> MonitorRef {
-        let target = self.addr.handle.rt.lookup(pid);
+        let target = self.addr.handle.rt().lookup(pid);
         add_monitor(&self.addr.handle.cell, target.as_ref(), pid)
     }
 
@@ -82,7 +82,7 @@ impl<M> Ctx<M> {
     /// (`demonitor(Ref, [flush])`). Returns whether the monitor was still active.
     pub fn demonitor(&self, mref: MonitorRef) -> bool {
         let mut removed = false;
-        if let Some(target) = self.addr.handle.rt.lookup(mref.target) {
+        if let Some(target) = self.addr.handle.rt().lookup(mref.target) {
             let mut st = target.lock();
             if let Some(mons) = st.monitors.as_mut() {
                 let before = mons.by.len();
@@ -94,9 +94,9 @@ impl<M> Ctx<M> {
         let mut st = me.lock();
         if let Some(mons) = st.monitors.as_mut() {
             mons.of.retain(|r| *r != mref);
+            mons.signals
+                .retain(|s| !matches!(s, Signal::Down(d) if d.monitor == mref));
         }
-        st.signals
-            .retain(|s| !matches!(s, Signal::Down(d) if d.monitor == mref));
         me.refresh_flag(&st);
         removed
     }

@@ -31,7 +31,7 @@ use crate::error::{RegisterError, SendError};
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::monitor::MonitorRef;
 use crate::runtime::{Inner, Runtime};
-use cell::{Cell, State};
+use cell::{Cell, Exiting, State};
 
 pub use mailbox::{Ctx, Msg};
 
@@ -89,10 +89,12 @@ impl fmt::Debug for Pid {
     }
 }
 
-/// What runs on this thread now: a process's pid and the runtime it belongs to (lent, not
-/// cloned, for the length of a poll). One thread-local, so that a poll sets both at once.
+/// What runs on this thread now: a process's pid and its cell (lent by the process's task, not
+/// cloned, for the length of a poll), or the runtime `Runtime::block_on` lends. One
+/// thread-local, so that a poll sets both at once.
 struct Current {
     pid: StdCell<Pid>,
+    cell: StdCell<Option<Arc<Cell>>>,
     rt: StdCell<Option<Arc<Inner>>>,
 }
 
@@ -100,6 +102,7 @@ thread_local! {
     static CURRENT: Current = const {
         Current {
             pid: StdCell::new(Pid::EXTERNAL),
+            cell: StdCell::new(None),
             rt: StdCell::new(None),
         }
     };
@@ -110,9 +113,17 @@ pub fn current_pid() -> Pid {
     CURRENT.with(|c| c.pid.get())
 }
 
-/// Makes `pid` and `rt` current; returns what was current before.
-fn enter(pid: Pid, rt: Option<Arc<Inner>>) -> (Pid, Option<Arc<Inner>>) {
-    CURRENT.with(|c| (c.pid.replace(pid), c.rt.replace(rt)))
+/// Makes the process of `cell` current; returns what was current before.
+fn enter(cell: Arc<Cell>) -> (Pid, Option<Arc<Cell>>) {
+    CURRENT.with(|c| (c.pid.replace(cell.pid), c.cell.replace(Some(cell))))
+}
+
+/// Makes `prev` current again; returns the cell that `enter` lent.
+fn leave(prev: (Pid, Option<Arc<Cell>>)) -> Option<Arc<Cell>> {
+    CURRENT.with(|c| {
+        c.pid.set(prev.0);
+        c.cell.replace(prev.1)
+    })
 }
 
 /// Puts the runtime in the thread's current-runtime slot and returns what was there
@@ -121,12 +132,21 @@ pub(crate) fn lend_runtime(rt: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
     CURRENT.with(|c| c.rt.replace(rt))
 }
 
-/// A clone of the runtime current on this thread.
+/// A clone of the runtime current on this thread: the running process's, or the one lent by
+/// `block_on`.
 pub(crate) fn current_runtime() -> Option<Arc<Inner>> {
     CURRENT.with(|c| {
-        let rt = c.rt.take();
-        let out = rt.clone();
-        c.rt.set(rt);
+        let cell = c.cell.take();
+        let out = match &cell {
+            Some(cell) => Some(cell.rt.clone()),
+            None => {
+                let rt = c.rt.take();
+                let out = rt.clone();
+                c.rt.set(rt);
+                out
+            }
+        };
+        c.cell.set(cell);
         out
     })
 }
@@ -138,7 +158,6 @@ pub(crate) fn current_runtime() -> Option<Arc<Inner>> {
 #[derive(Clone)]
 pub struct ProcessHandle {
     pub(crate) cell: Arc<Cell>,
-    pub(crate) rt: Arc<Inner>,
 }
 
 impl fmt::Debug for ProcessHandle {
@@ -150,8 +169,13 @@ impl fmt::Debug for ProcessHandle {
 }
 
 impl ProcessHandle {
-    pub(crate) fn from_cell(cell: Arc<Cell>, rt: Arc<Inner>) -> Self {
-        ProcessHandle { cell, rt }
+    pub(crate) fn from_cell(cell: Arc<Cell>) -> Self {
+        ProcessHandle { cell }
+    }
+
+    /// The runtime the process runs on, borrowed.
+    pub(crate) fn rt(&self) -> &Arc<Inner> {
+        &self.cell.rt
     }
 
     /// The process's pid.
@@ -195,7 +219,7 @@ impl ProcessHandle {
 
     /// The runtime the process runs on.
     pub fn runtime(&self) -> Runtime {
-        Runtime::borrowed(self.rt.clone())
+        Runtime::borrowed(self.cell.rt.clone())
     }
 }
 
@@ -213,7 +237,8 @@ impl IntoFuture for ProcessHandle {
 /// Dereferences to its [`ProcessHandle`] (pid, kill, wait, …).
 pub struct Addr<M> {
     pub(crate) handle: ProcessHandle,
-    pub(crate) tx: Arc<mailbox::Mailbox<M>>,
+    /// The same cell as the handle's, typed: its mailbox takes `M`.
+    pub(crate) tx: Arc<mailbox::TypedCell<M>>,
 }
 
 impl<M> Clone for Addr<M> {
@@ -256,7 +281,7 @@ impl<M> Addr<M> {
     ///
     /// [`SendError`], holding the message, when the process has exited.
     pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
-        self.tx.send(&self.handle.cell, msg).map_err(SendError)
+        self.tx.send(msg).map_err(SendError)
     }
 
     /// The untyped handle.
@@ -320,10 +345,8 @@ where
     Fut::Output: IntoExitReason,
 {
     let pid = rt.next_pid();
-    let mut state = State {
-        trap_exit: opts.trap_exit,
-        ..State::default()
-    };
+    let mut state = State::default();
+    state.trap_exit = opts.trap_exit;
     if let Some(parent) = &opts.link {
         state.links.insert(parent.clone());
     }
@@ -333,16 +356,24 @@ where
         state.monitors().by.push((mref, watcher.clone()));
         mref
     });
-    let tx = mailbox::Mailbox::<M>::new();
     let parent = opts.link.as_ref().map_or(Pid::EXTERNAL, |p| p.pid);
-    // The cell holds the mailbox: it lives as long as the process, not as its `Ctx` (a body
+    // One allocation for the process's cell and its mailbox; the cell holds the process's one
+    // count of the runtime. The mailbox lives as long as the process, not as its `Ctx` (a body
     // that drops its context early still has a mailbox while it runs, as every live Erlang
     // process has), and it is closed when the process exits.
-    let cell = Arc::new(Cell::new(pid, state, parent, meta::<F, Fut>, tx.clone()));
+    let tx: Arc<mailbox::TypedCell<M>> = Arc::new(cell::CellOf::new(
+        pid,
+        rt.clone(),
+        state,
+        parent,
+        meta::<F, Fut>,
+        mailbox::Queue::new(),
+    ));
+    let cell: Arc<Cell> = tx.clone();
     if let Some(name) = &opts.name {
-        // Registered with its mailbox, so that the typed lookup (`whereis_addr`) finds it.
+        // Registered with its typed cell, so that the typed lookup (`whereis_addr`) finds it.
         rt.registry.register_spawned(name.clone(), &cell, &tx)?;
-        cell.lock().name = Some(name.clone());
+        cell.lock().set_name(Some(name.clone()));
     }
     if let Some(parent) = &opts.link {
         let mut p = parent.lock();
@@ -358,15 +389,16 @@ where
             }
         }
     }
-    let handle = ProcessHandle::from_cell(cell.clone(), rt.clone());
-    let addr = Addr { handle, tx };
+    let addr = Addr {
+        handle: ProcessHandle::from_cell(cell.clone()),
+        tx,
+    };
     let ctx = Ctx::new(addr.clone());
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
-    let task_rt = rt.clone();
     rt.handle.spawn(Task {
-        rt: Some(task_rt),
-        cell,
+        cell: Some(cell),
+        waker_stored: false,
         body: Some(f(ctx)),
     });
     Ok((addr, mref))
@@ -388,13 +420,14 @@ pin_project_lite::pin_project! {
     /// A hand-written future rather than an `async fn`: an `async fn` keeps its arguments
     /// apart from its locals, which would hold the body twice in every process's task.
     ///
-    /// `repr(C)` keeps the fields every poll reads (runtime, cell, mailbox) ahead of the body,
-    /// on the task's first cache line, rather than after a body of any size.
+    /// `repr(C)` keeps the fields every poll reads ahead of the body, on the task's first
+    /// cache line, rather than after a body of any size.
     #[repr(C)]
     struct Task<Fut> {
-        // `None` only while the body is polled: lent to `Runtime::current` meanwhile.
-        rt: Option<Arc<Inner>>,
-        cell: Arc<Cell>,
+        // `None` only while the body is polled: lent to the thread's current process meanwhile.
+        cell: Option<Arc<Cell>>,
+        // Whether the task's waker is in the cell (stored at the first pending poll).
+        waker_stored: bool,
         #[pin]
         body: Option<Fut>,
     }
@@ -408,13 +441,12 @@ pin_project_lite::pin_project! {
             if this.body.is_none() {
                 return;
             }
-            let Some(rt) = this.rt.as_ref() else {
+            let Some(cell) = this.cell.as_ref() else {
                 return;
             };
-            this.cell.lock().exit = Some(ExitReason::Killed);
+            let exiting = cell.begin_exit(&ExitReason::Killed);
             let _ = catch_unwind(AssertUnwindSafe(|| this.body.set(None)));
-            this.cell.mailbox.close();
-            finish(rt, this.cell, ExitReason::Killed);
+            finish(cell, ExitReason::Killed, exiting);
         }
     }
 }
@@ -428,53 +460,55 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        let cell: &Cell = this.cell;
-        let pid = cell.pid;
-        cell.waker.register(cx.waker());
-        // Only this task writes it: a load and a store, no locked read-modify-write.
-        let polls = cell.polls.load(std::sync::atomic::Ordering::Relaxed);
-        cell.polls
-            .store(polls + 1, std::sync::atomic::Ordering::Relaxed);
-        let reason = 'exit: {
-            if cell.has_signal() {
-                if let Some(r) = cell.take_pending_exit() {
-                    break 'exit r;
+        let Some(cell) = this.cell.take() else {
+            return Poll::Ready(());
+        };
+        cell.poll_begins();
+        let pending_exit = if cell.has_signal() {
+            cell.take_pending_exit()
+        } else {
+            None
+        };
+        let (cell, reason) = match pending_exit {
+            Some(r) => (cell, r),
+            None => {
+                let prev = enter(cell);
+                let polled =
+                    catch_unwind(AssertUnwindSafe(|| match this.body.as_mut().as_pin_mut() {
+                        Some(fut) => fut.poll(cx),
+                        None => Poll::Pending,
+                    }));
+                let cell = leave(prev).expect("the cell lent for the poll is back");
+                match polled {
+                    Ok(Poll::Ready(out)) => (cell, out.into_exit_reason()),
+                    Ok(Poll::Pending) => {
+                        cell.poll_ends();
+                        if !*this.waker_stored {
+                            // Once: the task's waker never changes.
+                            cell.store_task_waker(cx.waker());
+                            *this.waker_stored = true;
+                        }
+                        *this.cell = Some(cell);
+                        return Poll::Pending;
+                    }
+                    Err(payload) => (cell, ExitReason::from_panic(payload)),
                 }
             }
-            cell.polling
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            let (prev, prev_rt) = enter(pid, this.rt.take());
-            let polled = catch_unwind(AssertUnwindSafe(|| match this.body.as_mut().as_pin_mut() {
-                Some(fut) => fut.poll(cx),
-                None => Poll::Pending,
-            }));
-            let (_, rt) = enter(prev, prev_rt);
-            *this.rt = rt;
-            cell.polling
-                .store(false, std::sync::atomic::Ordering::Relaxed);
-            match polled {
-                Ok(Poll::Ready(out)) => out.into_exit_reason(),
-                Ok(Poll::Pending) => return Poll::Pending,
-                Err(payload) => ExitReason::from_panic(payload),
-            }
         };
-        // Record the reason before dropping the body, so that a caller whose reply channel is
-        // dropped with the mailbox finds the reason already there.
-        cell.lock().exit = Some(reason.clone());
+        cell.poll_ends();
+        let pid = cell.pid;
+        // Record the reason before dropping the body, so that a caller whose reply handle is
+        // dropped with the queued messages finds the reason already there; the mailbox refuses
+        // sends from the same moment.
+        let exiting = cell.begin_exit(&reason);
         let prev = CURRENT.with(|c| c.pid.replace(pid));
         let dropped = catch_unwind(AssertUnwindSafe(|| this.body.set(None)));
         CURRENT.with(|c| c.pid.set(prev));
-        // Refuse sends from now on and drop what is queued (reply handles included, which
-        // ends the calls waiting on them).
-        cell.mailbox.close();
         if let Err(payload) = dropped {
             tracing::error!(pid = %pid, reason = %ExitReason::from_panic(payload), "panic while dropping process state");
         }
-        let rt = this
-            .rt
-            .as_ref()
-            .expect("the runtime is back after the poll");
-        finish(rt, this.cell, reason);
+        finish(&cell, reason, exiting);
+        *this.cell = Some(cell);
         Poll::Ready(())
     }
 }
@@ -490,29 +524,39 @@ pub(crate) fn exit_reported() {
     REPORTED.with(|r| r.set(true));
 }
 
-fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
-    let pid = cell.pid;
+/// Completes an exit begun by [`Cell::begin_exit`], once the body is dropped: drops the
+/// messages left in the mailbox (reply handles included, which ends the calls waiting on
+/// them), releases the name and groups, removes the process from the table, then signals links
+/// and monitors and wakes those waiting for the exit.
+fn finish(cell: &Arc<Cell>, reason: ExitReason, exiting: Exiting) {
     let reported = REPORTED.with(|r| r.replace(false));
-    let (links, monitors, name, groups, orderly) = {
-        let mut st = cell.lock();
-        st.signals.clear();
-        st.pending_exit = None;
-        let (monitors, groups) = st
-            .monitors
-            .as_mut()
-            .map(|m| (std::mem::take(&mut m.by), std::mem::take(&mut m.groups)))
-            .unwrap_or_default();
-        let orderly = st.orderly || reported;
-        (st.links.take(), monitors, st.name.take(), groups, orderly)
-    };
+    let Exiting {
+        links,
+        monitored_by,
+        groups,
+        name,
+        orderly,
+        queued,
+    } = exiting;
+    if let Some(queued) = queued {
+        let prev = CURRENT.with(|c| c.pid.replace(cell.pid));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(queued))) {
+            tracing::error!(pid = %cell.pid, reason = %ExitReason::from_panic(payload), "panic while dropping queued messages");
+        }
+        CURRENT.with(|c| c.pid.set(prev));
+    }
+    let rt = &*cell.rt;
+    let pid = cell.pid;
     if let Some(name) = &name {
         rt.registry.release(name, pid);
     }
     if !groups.is_empty() {
         rt.groups.exited(pid, groups);
     }
-    rt.remove(pid);
-    rt.count_exit(&reason);
+    rt.remove(pid, &reason);
+    // Made orderly (by a supervisor's shutdown, a drain) after the exit began: read it again,
+    // for the log level only.
+    let orderly = orderly || reported || (!reason.is_normal() && cell.lock().orderly);
     match &reason {
         r if r.is_normal() || orderly => {
             tracing::debug!(pid = %pid, name = ?name, reason = %r, "process exited")
@@ -525,7 +569,7 @@ fn finish(rt: &Inner, cell: &Arc<Cell>, reason: ExitReason) {
     for linked in links {
         linked.exit_signal(pid, &reason, false, true);
     }
-    for (mref, watcher) in monitors {
+    for (mref, watcher) in monitored_by {
         watcher.deliver_down(crate::monitor::Down {
             monitor: mref,
             pid,
@@ -596,7 +640,7 @@ impl<M> Ctx<M> {
             link: Some(self.addr.handle.cell.clone()),
             ..SpawnOpts::default()
         };
-        spawn_with(&self.addr.handle.rt, opts, f).expect("no name, cannot fail")
+        spawn_with(self.addr.handle.rt(), opts, f).expect("no name, cannot fail")
     }
 
     /// Spawns a process with no link to this one.
@@ -607,7 +651,7 @@ impl<M> Ctx<M> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        spawn_with(&self.addr.handle.rt, SpawnOpts::default(), f).expect("no name, cannot fail")
+        spawn_with(self.addr.handle.rt(), SpawnOpts::default(), f).expect("no name, cannot fail")
     }
 
     /// Spawns a process and monitors it, as `spawn_monitor/1`.
@@ -623,7 +667,7 @@ impl<M> Ctx<M> {
             ..SpawnOpts::default()
         };
         let (addr, mref) =
-            spawn_inner(&self.addr.handle.rt, opts, f).expect("no name, cannot fail");
+            spawn_inner(self.addr.handle.rt(), opts, f).expect("no name, cannot fail");
         (addr, mref.expect("monitor requested"))
     }
 }

@@ -11,7 +11,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::process::mailbox::Mailbox;
+use crate::process::mailbox::TypedCell;
 
 use crate::error::RegisterError;
 use crate::process::cell::Cell;
@@ -20,8 +20,9 @@ use crate::runtime::Runtime;
 
 struct Entry {
     cell: Arc<Cell>,
-    // The typed mailbox, for `whereis_addr`: every way of naming a process records it.
-    tx: Option<Box<dyn Any + Send + Sync>>,
+    // The typed cell (the same as `cell`), for `whereis_addr`: every way of naming a process
+    // records it.
+    tx: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 #[derive(Default)]
@@ -38,7 +39,7 @@ impl Registry {
         &self,
         name: Arc<str>,
         cell: &Arc<Cell>,
-        tx: Option<Box<dyn Any + Send + Sync>>,
+        tx: Option<Arc<dyn Any + Send + Sync>>,
     ) -> Result<(), RegisterError> {
         let mut names = self.lock();
         if let Some(e) = names.get(&name) {
@@ -63,9 +64,9 @@ impl Registry {
         &self,
         name: Arc<str>,
         cell: &Arc<Cell>,
-        tx: &Arc<Mailbox<M>>,
+        tx: &Arc<TypedCell<M>>,
     ) -> Result<(), RegisterError> {
-        self.insert(name, cell, Some(Box::new(tx.clone())))
+        self.insert(name, cell, Some(tx.clone()))
     }
 
     pub(crate) fn register_addr<M: Send + 'static>(
@@ -80,14 +81,14 @@ impl Registry {
         if st.exit.is_some() {
             return Err(RegisterError::NoProc(cell.pid));
         }
-        if let Some(old) = &st.name {
+        if let Some(old) = st.name() {
             return Err(RegisterError::AlreadyNamed {
                 pid: cell.pid,
                 name: old.to_string(),
             });
         }
-        self.insert(name.clone(), cell, Some(Box::new(addr.tx.clone())))?;
-        st.name = Some(name);
+        self.insert(name.clone(), cell, Some(addr.tx.clone()))?;
+        st.set_name(Some(name));
         Ok(())
     }
 
@@ -103,11 +104,11 @@ impl Registry {
         self.lock().get(name).map(|e| e.cell.clone())
     }
 
-    fn whereis_tx<M: Send + 'static>(&self, name: &str) -> Option<(Arc<Cell>, Arc<Mailbox<M>>)> {
+    fn whereis_tx<M: Send + 'static>(&self, name: &str) -> Option<(Arc<Cell>, Arc<TypedCell<M>>)> {
         let names = self.lock();
         let e = names.get(name)?;
-        let tx = e.tx.as_ref()?.downcast_ref::<Arc<Mailbox<M>>>()?;
-        Some((e.cell.clone(), tx.clone()))
+        let tx = e.tx.clone()?.downcast::<TypedCell<M>>().ok()?;
+        Some((e.cell.clone(), tx))
     }
 
     fn names(&self) -> Vec<(String, Pid)> {
@@ -155,8 +156,8 @@ impl Runtime {
             return false;
         };
         let mut st = cell.lock();
-        if st.name.as_deref() == Some(name) {
-            st.name = None;
+        if st.name().is_some_and(|n| &**n == name) {
+            st.set_name(None);
         }
         drop(st);
         self.inner.registry.release(name, cell.pid);
@@ -168,7 +169,7 @@ impl Runtime {
         self.inner
             .registry
             .whereis(name)
-            .map(|cell| ProcessHandle::from_cell(cell, self.inner.clone()))
+            .map(ProcessHandle::from_cell)
     }
 
     /// The typed address of the process registered under `name`; `None` if there is none or its
@@ -176,7 +177,7 @@ impl Runtime {
     pub fn whereis_addr<M: Send + 'static>(&self, name: &str) -> Option<Addr<M>> {
         let (cell, tx) = self.inner.registry.whereis_tx::<M>(name)?;
         Some(Addr {
-            handle: ProcessHandle::from_cell(cell, self.inner.clone()),
+            handle: ProcessHandle::from_cell(cell),
             tx,
         })
     }

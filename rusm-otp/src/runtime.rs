@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -35,17 +35,31 @@ impl Hasher for PidHasher {
 
 pub(crate) type PidMap<V> = HashMap<u64, V, BuildHasherDefault<PidHasher>>;
 
+/// One shard of the process table: the cells of the pids that hash to it, and the counts kept
+/// under the same lock (spawns and exits by reason class), so that a spawn and an exit touch
+/// no counter shared by every thread. Aligned to 128 bytes (two cache lines, what the
+/// adjacent-line prefetcher pulls together), so that two threads on neighbouring shards do not
+/// share a line.
+#[repr(align(128))]
+struct Shard(Mutex<ShardTable>);
+
+#[derive(Default)]
+struct ShardTable {
+    cells: PidMap<Arc<Cell>>,
+    spawned: u64,
+    /// Exits by reason class (`ExitReason::class_index`).
+    exits: [u64; 5],
+}
+
 pub(crate) struct Inner {
     pub(crate) handle: tokio::runtime::Handle,
     next_pid: AtomicU64,
-    alive: AtomicUsize,
-    spawned: AtomicU64,
-    /// Exits by reason class (`ExitReason::class_index`); relaxed increments at each exit.
-    exits: [AtomicU64; 5],
+    /// When the runtime started: processes keep their spawn time as an offset from it.
+    epoch: std::time::Instant,
     /// Times each supervisor gave up on reaching its restart intensity, by its path in the
     /// tree (see `Runtime::intensity_exceeded`). Written only at that event.
     pub(crate) intensity_exceeded: Mutex<Vec<(String, u64)>>,
-    shards: Box<[Mutex<PidMap<Arc<Cell>>>]>,
+    shards: Box<[Shard]>,
     pub(crate) registry: Registry,
     pub(crate) groups: crate::pg::Groups,
     roots: Mutex<Vec<Weak<SupervisorShared>>>,
@@ -66,33 +80,43 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    fn shard(&self, pid: Pid) -> MutexGuard<'_, PidMap<Arc<Cell>>> {
-        self.shards[(pid.0 as usize) % SHARDS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    fn shard(&self, pid: Pid) -> MutexGuard<'_, ShardTable> {
+        lock_shard(&self.shards[(pid.0 as usize) % SHARDS])
     }
 
     pub(crate) fn next_pid(&self) -> Pid {
         Pid(self.next_pid.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// Nanoseconds since the runtime started.
+    pub(crate) fn nanos(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     pub(crate) fn insert(&self, cell: Arc<Cell>) {
-        self.alive.fetch_add(1, Ordering::Relaxed);
-        self.spawned.fetch_add(1, Ordering::Relaxed);
-        self.shard(cell.pid).insert(cell.pid.0, cell);
+        let mut shard = self.shard(cell.pid);
+        shard.spawned += 1;
+        shard.cells.insert(cell.pid.0, cell);
     }
 
-    pub(crate) fn count_exit(&self, reason: &crate::ExitReason) {
-        self.exits[reason.class_index()].fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn remove(&self, pid: Pid) {
-        self.shard(pid).remove(&pid.0);
-        self.alive.fetch_sub(1, Ordering::Release);
+    /// Removes an exited process and counts its exit by the class of its reason.
+    pub(crate) fn remove(&self, pid: Pid, reason: &crate::ExitReason) {
+        let removed = {
+            let mut shard = self.shard(pid);
+            shard.exits[reason.class_index()] += 1;
+            shard.cells.remove(&pid.0)
+        };
+        // The table's count of the cell is dropped outside the lock.
+        drop(removed);
     }
 
     pub(crate) fn lookup(&self, pid: Pid) -> Option<Arc<Cell>> {
-        self.shard(pid).get(&pid.0).cloned()
+        self.shard(pid).cells.get(&pid.0).cloned()
+    }
+
+    /// Adds up a figure of every shard.
+    fn sum(&self, f: impl Fn(&ShardTable) -> u64) -> u64 {
+        self.shards.iter().map(|s| f(&lock_shard(s))).sum()
     }
 
     pub(crate) fn add_root(&self, sup: &Arc<SupervisorShared>) {
@@ -109,8 +133,7 @@ impl Inner {
     pub(crate) fn cells(&self) -> Vec<Arc<Cell>> {
         let mut cells = Vec::new();
         for shard in self.shards.iter() {
-            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            cells.extend(shard.values().cloned());
+            cells.extend(lock_shard(shard).cells.values().cloned());
         }
         cells
     }
@@ -193,6 +216,11 @@ impl Inner {
             cell.exit_signal(Pid::EXTERNAL, &crate::ExitReason::Killed, true, false);
         }
     }
+}
+
+fn lock_shard(shard: &Shard) -> MutexGuard<'_, ShardTable> {
+    // No user code runs under this lock.
+    shard.0.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, so a server can hold as many
@@ -283,15 +311,13 @@ impl Runtime {
     /// Attaches a new RUSM runtime to an existing tokio runtime.
     pub fn with_handle(handle: tokio::runtime::Handle) -> Runtime {
         let shards = (0..SHARDS)
-            .map(|_| Mutex::new(PidMap::default()))
+            .map(|_| Shard(Mutex::new(ShardTable::default())))
             .collect::<Vec<_>>()
             .into_boxed_slice();
         let inner = Arc::new(Inner {
             handle,
             next_pid: AtomicU64::new(1),
-            alive: AtomicUsize::new(0),
-            spawned: AtomicU64::new(0),
-            exits: Default::default(),
+            epoch: std::time::Instant::now(),
             intensity_exceeded: Mutex::new(Vec::new()),
             shards,
             registry: Registry::default(),
@@ -417,14 +443,15 @@ impl Runtime {
         &self.inner.handle
     }
 
-    /// How many processes are alive now.
+    /// How many processes are alive now: a look at every shard of the process table (for
+    /// observers and tests; no spawn or exit updates a shared counter).
     pub fn alive_processes(&self) -> usize {
-        self.inner.alive.load(Ordering::Acquire)
+        self.inner.sum(|s| s.cells.len() as u64) as usize
     }
 
     /// How many processes were spawned since the runtime started.
     pub fn spawned_processes(&self) -> u64 {
-        self.inner.spawned.load(Ordering::Relaxed)
+        self.inner.sum(|s| s.spawned)
     }
 
     /// How many processes have exited since the runtime started, by the class of their
@@ -444,7 +471,7 @@ impl Runtime {
     /// assert_eq!((exits.normal, exits.panic), (1, 1));
     /// ```
     pub fn exit_counts(&self) -> crate::ExitCounts {
-        let n = |i: usize| self.inner.exits[i].load(Ordering::Relaxed);
+        let n = |i: usize| self.inner.sum(|s| s.exits[i]);
         crate::ExitCounts {
             normal: n(0),
             shutdown: n(1),
@@ -463,8 +490,6 @@ impl Runtime {
 
     /// The handle of a live process, by pid.
     pub fn process(&self, pid: Pid) -> Option<crate::ProcessHandle> {
-        self.inner
-            .lookup(pid)
-            .map(|cell| crate::ProcessHandle::from_cell(cell, self.inner.clone()))
+        self.inner.lookup(pid).map(crate::ProcessHandle::from_cell)
     }
 }

@@ -532,9 +532,8 @@ impl SupervisorRef {
     /// });
     /// ```
     pub fn child_addr<M: Send + 'static>(&self, id: &str) -> Option<Addr<M>> {
-        let rt = &self.addr.handle.rt;
         match &*self.shared.lock() {
-            ChildTable::Static(v) => v.find_id(id).and_then(|c| c.addr::<M>(rt)),
+            ChildTable::Static(v) => v.find_id(id).and_then(|c| c.addr::<M>()),
             ChildTable::Dynamic(_) => None,
         }
     }
@@ -580,13 +579,12 @@ impl SupervisorRef {
         &self,
         id: &str,
     ) -> Option<(Addr<M>, Arc<SupervisorShared>)> {
-        let rt = &self.addr.handle.rt;
         match &*self.shared.lock() {
             ChildTable::Static(v) => {
                 let c = v.find_id(id)?;
                 match &c.state {
                     ChildState::Running { sup: Some(sup), .. } => {
-                        Some((c.addr::<M>(rt)?, sup.clone()))
+                        Some((c.addr::<M>()?, sup.clone()))
                     }
                     _ => None,
                 }
@@ -787,7 +785,7 @@ impl Sup {
     }
 
     fn rt(&self) -> &Arc<Inner> {
-        &self.ctx.handle().rt
+        self.ctx.handle().rt()
     }
 
     fn index_of(&self, id: &str) -> Option<usize> {
@@ -1231,11 +1229,13 @@ pub(crate) async fn wait_cell(cell: &Arc<Cell>) -> ExitReason {
 pub(crate) fn flush_exits(me: &Cell, shared: &SupervisorShared, mut from: impl FnMut(Pid) -> bool) {
     let mut st = me.lock();
     shared.flush_scanned.fetch_add(
-        st.signals.len() as u64,
+        st.signal_count() as u64,
         std::sync::atomic::Ordering::Relaxed,
     );
-    st.signals
-        .retain(|s| !matches!(s, Signal::Exit(e) if from(e.from)));
+    if let Some(m) = st.monitors.as_mut() {
+        m.signals
+            .retain(|s| !matches!(s, Signal::Exit(e) if from(e.from)));
+    }
     me.refresh_flag(&st);
 }
 

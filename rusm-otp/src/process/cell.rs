@@ -1,23 +1,33 @@
-// The shared, type-erased part of a process: what other processes need to signal it.
+// The shared, type-erased part of a process: what other processes need to signal it, and its
+// mailbox, in one allocation.
+//
+// A process is a tokio task plus this cell: `CellOf<Queue<M>>`, seen untyped as
+// `Cell = CellOf<dyn QueueView>` (the mailbox is the cell's unsized tail). Everything that is
+// changed by another process sits under the one lock: the process's state (exit, links,
+// monitors, system messages), its user queue and the waker a send or a signal wakes.
 //
 // Invariants:
-// - `State::exit` is set exactly once, under the lock, and links/monitors are taken out in that
-//   same critical section: a link or monitor added after it sees the process dead (noproc).
-// - `flag` is true whenever `pending_exit` is set or `signals` is non-empty; it is written only
-//   under the lock, read without it as a fast path.
-// - A signal that must reach the process (exit, trapped EXIT, DOWN) wakes `waker`, which the
-//   process task re-registers at the start of every poll.
+// - `State::exit` is set exactly once, under the lock, and links, monitors and the name are
+//   taken out, and the queue closed, in that same critical section: a link, monitor, signal or
+//   message that comes after it sees the process dead.
+// - `flag` is true whenever a pending exit is set or system messages are queued; it is written
+//   only under the lock, read without it as a fast path.
+// - A signal that must reach the process (exit, trapped EXIT, DOWN) wakes the stored waker; a
+//   user message wakes it only when the process waits on its mailbox (`waiting`). The task
+//   stores its waker at its first pending poll (and a receive, each time its waker changes), so
+//   a process that never waits never locks for it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use atomic_waker::AtomicWaker;
+use std::task::Waker;
 
 use crate::exit::ExitReason;
 use crate::link::ExitSignal;
 use crate::monitor::{Down, MonitorRef};
 use crate::process::Pid;
+use crate::runtime::Inner;
 
 /// A message on the system path: never queued behind user messages.
 #[derive(Debug)]
@@ -26,21 +36,27 @@ pub(crate) enum Signal {
     Down(Down),
 }
 
+/// What others change of a process, under its lock. The rarely used parts (monitors, system
+/// messages, a pending exit, the registered name, exit waiters, groups) are boxed, created on
+/// first use: an idle process holds its exit slot, its links, its waker and a few flags.
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) exit: Option<ExitReason>,
-    pub(crate) pending_exit: Option<ExitReason>,
-    pub(crate) trap_exit: bool,
     pub(crate) links: Links,
-    /// Monitors on and by this process; boxed, as most processes have none.
+    /// Monitors on and by this process, and the other rarely used parts; boxed.
     pub(crate) monitors: Option<Box<Monitors>>,
-    pub(crate) signals: VecDeque<Signal>,
-    pub(crate) name: Option<Arc<str>>,
+    /// The waker a signal wakes, and a message when `waiting`.
+    waker: Option<Waker>,
+    pub(crate) trap_exit: bool,
     /// Set when the exit is complete: body dropped, name released, links and monitors signalled.
     pub(crate) done: bool,
     /// Stopped on purpose by its supervisor (its shutdown spec) or its listener's drain: the
     /// exit is not a crash, and is logged at debug level whatever its reason.
     pub(crate) orderly: bool,
+    /// The process waits on an empty mailbox: the next message wakes it.
+    waiting: bool,
+    /// The process has exited: sends are refused.
+    closed: bool,
 }
 
 /// A process's links: a short list while small (most processes have one or two), a map once
@@ -150,7 +166,7 @@ impl Iterator for LinksIter {
     }
 }
 
-/// A process's monitors.
+/// A process's monitors, and the other parts of its state that most processes never use.
 #[derive(Default)]
 pub(crate) struct Monitors {
     /// Who monitors this process, and with which ref.
@@ -158,35 +174,131 @@ pub(crate) struct Monitors {
     /// Monitors this process holds on others; a `Down` for any other ref is dropped, which is
     /// what makes `demonitor` with flush exact even when the target dies concurrently.
     pub(crate) of: Vec<MonitorRef>,
-    /// Tasks waiting for this process's exit to complete ([`Cell::wait_finished`]).
-    pub(crate) exit_waiters: Vec<std::task::Waker>,
+    /// Tasks waiting for this process's exit to complete ([`CellOf::wait_finished`]).
+    pub(crate) exit_waiters: Vec<Waker>,
     /// The process groups this process is in, once per join (left at exit).
     pub(crate) groups: Vec<Arc<str>>,
+    /// System messages queued: trapped exit signals and `Down`s.
+    pub(crate) signals: VecDeque<Signal>,
+    /// The exit an exit signal asked for, taken at the process's next poll.
+    pub(crate) pending_exit: Option<ExitReason>,
+    /// The registered name.
+    pub(crate) name: Option<Arc<str>>,
 }
 
 impl State {
-    /// The monitors, created on first use.
+    /// The monitors (and the other rare parts), created on first use.
     pub(crate) fn monitors(&mut self) -> &mut Monitors {
         self.monitors.get_or_insert_with(Default::default)
     }
+
+    /// The registered name.
+    pub(crate) fn name(&self) -> Option<&Arc<str>> {
+        self.monitors.as_ref()?.name.as_ref()
+    }
+
+    /// Sets or clears the registered name.
+    pub(crate) fn set_name(&mut self, name: Option<Arc<str>>) {
+        if name.is_some() || self.monitors.is_some() {
+            self.monitors().name = name;
+        }
+    }
+
+    /// Takes the registered name out.
+    pub(crate) fn take_name(&mut self) -> Option<Arc<str>> {
+        self.monitors.as_mut()?.name.take()
+    }
+
+    /// The system messages queued.
+    pub(crate) fn signal_count(&self) -> usize {
+        self.monitors.as_ref().map_or(0, |m| m.signals.len())
+    }
+
+    /// Bytes of the system queue's buffer.
+    pub(crate) fn signal_bytes(&self) -> usize {
+        self.monitors
+            .as_ref()
+            .map_or(0, |m| m.signals.capacity() * std::mem::size_of::<Signal>())
+    }
+
+    fn has_pending(&self) -> bool {
+        self.monitors
+            .as_ref()
+            .is_some_and(|m| m.pending_exit.is_some() || !m.signals.is_empty())
+    }
+
+    /// Stores `waker` as the one to wake, unless it is already.
+    fn store_waker(&mut self, waker: &Waker) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.waker = Some(waker.clone());
+        }
+    }
 }
 
-pub(crate) struct Cell {
+/// What every process's cell is: the fixed part, then `B`, its mailbox's queue
+/// ([`crate::process::mailbox::Queue`] typed, [`QueueView`] untyped), under the same lock.
+pub(crate) struct CellOf<B: ?Sized> {
     pub(crate) pid: Pid,
-    state: Mutex<State>,
+    /// The runtime: counted once per process, here (handles and the task borrow it).
+    pub(crate) rt: Arc<Inner>,
+    /// Polls of the task, shifted left by one; the low bit is set while it is being polled
+    /// (`process_info`'s running). Only the task writes it.
+    activity: AtomicU64,
     flag: AtomicBool,
-    /// True while the process's task is being polled (`process_info`'s `running`).
-    pub(crate) polling: AtomicBool,
-    pub(crate) waker: AtomicWaker,
-    /// Polls of the process's task: the activity count `process_info` calls reductions.
-    pub(crate) polls: std::sync::atomic::AtomicU64,
+    /// Nanoseconds from the runtime's start to the spawn.
+    started: u64,
     /// The process that spawned it linked (its supervisor), or `Pid::EXTERNAL`.
     pub(crate) parent: Pid,
     /// The body's type name and the size of the process's task, for `process_info`.
     pub(crate) meta: fn() -> Meta,
-    /// The mailbox, seen untyped: its length and size, and closing it at exit.
-    pub(crate) mailbox: Arc<dyn MailboxView>,
-    pub(crate) started: std::time::Instant,
+    state: Mutex<Locked<B>>,
+}
+
+/// A process's cell, its mailbox untyped.
+pub(crate) type Cell = CellOf<dyn QueueView>;
+
+/// What the lock holds: the state, then the mailbox's queue.
+pub(crate) struct Locked<B: ?Sized> {
+    st: State,
+    pub(crate) queue: B,
+}
+
+/// A mailbox's queue, without its message type.
+pub(crate) trait QueueView: Send {
+    fn len(&self) -> usize;
+    /// Bytes of the queue's buffer (not what messages point to).
+    fn buffer_bytes(&self) -> usize;
+    /// Takes every queued message out, to be dropped outside the lock; `None` when empty.
+    fn take_all(&mut self) -> Option<Box<dyn Send>>;
+}
+
+/// The locked state of a process; dereferences to its [`State`].
+pub(crate) struct Guard<'a, B: ?Sized>(MutexGuard<'a, Locked<B>>);
+
+impl<B: ?Sized> Deref for Guard<'_, B> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0.st
+    }
+}
+
+impl<B: ?Sized> DerefMut for Guard<'_, B> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.0.st
+    }
+}
+
+impl<B: ?Sized> Guard<'_, B> {
+    /// The state and the queue, both borrowed.
+    pub(crate) fn split(&mut self) -> (&mut State, &mut B) {
+        let locked = &mut *self.0;
+        (&mut locked.st, &mut locked.queue)
+    }
+
+    /// The queue.
+    pub(crate) fn queue(&self) -> &B {
+        &self.0.queue
+    }
 }
 
 /// What a process is, fixed at spawn.
@@ -198,61 +310,95 @@ pub(crate) struct Meta {
     pub(crate) task_bytes: usize,
 }
 
-/// A mailbox, without its message type.
-pub(crate) trait MailboxView: Send + Sync {
-    fn len(&self) -> usize;
-    /// Bytes the mailbox holds: itself and its queue's buffer (not what messages point to).
-    fn bytes(&self) -> usize;
-    /// Refuses further sends and drops what is queued: the process has exited.
-    fn close(&self);
+/// What the exit takes out of the cell in the critical section that sets the reason.
+pub(crate) struct Exiting {
+    pub(crate) links: LinksIter,
+    pub(crate) monitored_by: Vec<(MonitorRef, Arc<Cell>)>,
+    pub(crate) groups: Vec<Arc<str>>,
+    pub(crate) name: Option<Arc<str>>,
+    /// Stopped on purpose, as far as known when the exit began.
+    pub(crate) orderly: bool,
+    /// The user messages still queued, dropped after the body.
+    pub(crate) queued: Option<Box<dyn Send>>,
 }
 
-impl std::fmt::Debug for Cell {
+impl<B: ?Sized> std::fmt::Debug for CellOf<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cell").field("pid", &self.pid).finish()
     }
 }
 
-impl Cell {
+impl<B> CellOf<B> {
+    /// A cell for a process that is being spawned, holding `queue`.
     pub(crate) fn new(
         pid: Pid,
+        rt: Arc<Inner>,
         state: State,
         parent: Pid,
         meta: fn() -> Meta,
-        mailbox: Arc<dyn MailboxView>,
-    ) -> Cell {
-        Cell {
+        queue: B,
+    ) -> Self {
+        let started = rt.nanos();
+        CellOf {
             pid,
-            state: Mutex::new(state),
+            rt,
+            activity: AtomicU64::new(0),
             flag: AtomicBool::new(false),
-            polling: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
-            polls: std::sync::atomic::AtomicU64::new(0),
+            started,
             parent,
             meta,
-            mailbox,
-            started: std::time::Instant::now(),
+            state: Mutex::new(Locked { st: state, queue }),
         }
     }
+}
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+impl<B: ?Sized> CellOf<B> {
+    pub(crate) fn lock(&self) -> Guard<'_, B> {
         // A panic never happens while this lock is held (no user code runs under it), so a
         // poisoned lock still holds consistent data.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        Guard(self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Polls of the process's task so far (`process_info`'s reductions).
+    pub(crate) fn polls(&self) -> u64 {
+        self.activity.load(Ordering::Relaxed) >> 1
+    }
+
+    /// Whether the process's task is being polled now.
+    pub(crate) fn running(&self) -> bool {
+        self.activity.load(Ordering::Relaxed) & 1 == 1
+    }
+
+    /// Counts a poll and marks the task running (the task alone calls this).
+    pub(crate) fn poll_begins(&self) {
+        let a = self.activity.load(Ordering::Relaxed);
+        self.activity
+            .store(((a >> 1) + 1) << 1 | 1, Ordering::Relaxed);
+    }
+
+    /// Marks the task not running (the task alone calls this).
+    pub(crate) fn poll_ends(&self) {
+        let a = self.activity.load(Ordering::Relaxed);
+        self.activity.store(a & !1, Ordering::Relaxed);
+    }
+
+    /// Time since the spawn.
+    pub(crate) fn uptime(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.rt.nanos().saturating_sub(self.started))
     }
 
     pub(crate) fn has_signal(&self) -> bool {
         self.flag.load(Ordering::Acquire)
     }
 
-    fn raise(&self, state: &State) {
-        let _ = state;
+    /// Sets the flag and gives the waker to wake once the lock is released.
+    fn raise(&self, state: &State) -> Option<Waker> {
         self.flag.store(true, Ordering::Release);
-        self.waker.wake();
+        state.waker.clone()
     }
 
     pub(crate) fn refresh_flag(&self, state: &State) {
-        if state.pending_exit.is_none() && state.signals.is_empty() {
+        if !state.has_pending() {
             self.flag.store(false, Ordering::Release);
         }
     }
@@ -263,6 +409,20 @@ impl Cell {
 
     pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
         self.lock().exit.clone()
+    }
+
+    /// Stores the task's waker at its first pending poll, and wakes it at once when a signal
+    /// came before (when there was no waker to wake).
+    pub(crate) fn store_task_waker(&self, waker: &Waker) {
+        let mut st = self.lock();
+        if st.waker.is_none() {
+            st.waker = Some(waker.clone());
+        }
+        let wake = st.has_pending();
+        drop(st);
+        if wake {
+            waker.wake_by_ref();
+        }
     }
 
     /// Waits until the exit is complete and returns its reason.
@@ -286,6 +446,7 @@ impl Cell {
         let waiters = {
             let mut st = self.lock();
             st.done = true;
+            st.waker = None;
             st.monitors
                 .as_mut()
                 .map(|m| std::mem::take(&mut m.exit_waiters))
@@ -298,18 +459,15 @@ impl Cell {
     /// Takes the pending exit, if an exit signal asked this process to stop.
     pub(crate) fn take_pending_exit(&self) -> Option<ExitReason> {
         let mut st = self.lock();
-        let r = st.pending_exit.take();
+        let r = st.monitors.as_mut().and_then(|m| m.pending_exit.take());
         self.refresh_flag(&st);
         r
     }
 
-    pub(crate) fn pop_signal(&self) -> Option<Signal> {
-        if !self.has_signal() {
-            return None;
-        }
-        let mut st = self.lock();
-        let s = st.signals.pop_front();
-        self.refresh_flag(&st);
+    /// The next system message, the lock held.
+    pub(crate) fn pop_signal_locked(&self, st: &mut State) -> Option<Signal> {
+        let s = st.monitors.as_mut().and_then(|m| m.signals.pop_front());
+        self.refresh_flag(st);
         s
     }
 
@@ -319,8 +477,10 @@ impl Cell {
         if st.exit.is_some() {
             return;
         }
-        st.signals.push_back(signal);
-        self.raise(&st);
+        st.monitors().signals.push_back(signal);
+        let w = self.raise(&st);
+        drop(st);
+        wake(w);
     }
 
     /// Delivers a `Down` for a monitor this process still holds.
@@ -336,8 +496,10 @@ impl Cell {
             return;
         };
         mons.of.swap_remove(i);
-        st.signals.push_back(Signal::Down(down));
-        self.raise(&st);
+        mons.signals.push_back(Signal::Down(down));
+        let w = self.raise(&st);
+        drop(st);
+        wake(w);
     }
 
     /// Delivers an exit signal, as `erlang:exit/2` does.
@@ -359,19 +521,104 @@ impl Cell {
         if unlink_from {
             st.links.remove(from);
         }
-        if kill {
-            st.pending_exit = Some(ExitReason::Killed);
-            self.raise(&st);
+        let w = if kill {
+            st.monitors().pending_exit = Some(ExitReason::Killed);
+            self.raise(&st)
         } else if st.trap_exit {
-            st.signals.push_back(Signal::Exit(ExitSignal {
+            st.monitors().signals.push_back(Signal::Exit(ExitSignal {
                 from,
                 reason: reason.clone(),
             }));
-            self.raise(&st);
-        } else if *reason != ExitReason::Normal && st.pending_exit.is_none() {
-            st.pending_exit = Some(reason.clone());
-            self.raise(&st);
+            self.raise(&st)
+        } else if *reason != ExitReason::Normal
+            && st
+                .monitors
+                .as_ref()
+                .is_none_or(|m| m.pending_exit.is_none())
+        {
+            st.monitors().pending_exit = Some(reason.clone());
+            self.raise(&st)
+        } else {
+            None
+        };
+        drop(st);
+        wake(w);
+    }
+}
+
+impl Cell {
+    /// Records the exit reason and, in the same critical section, closes the mailbox and takes
+    /// out what the exit signals: links, monitors, groups and name.
+    pub(crate) fn begin_exit(&self, reason: &ExitReason) -> Exiting {
+        let mut g = self.lock();
+        let (st, queue) = g.split();
+        st.exit = Some(reason.clone());
+        st.closed = true;
+        st.waiting = false;
+        let queued = queue.take_all();
+        let (monitored_by, groups, name) = match st.monitors.as_mut() {
+            Some(m) => {
+                m.signals.clear();
+                m.pending_exit = None;
+                (
+                    std::mem::take(&mut m.by),
+                    std::mem::take(&mut m.groups),
+                    m.name.take(),
+                )
+            }
+            None => Default::default(),
+        };
+        let exiting = Exiting {
+            links: st.links.take(),
+            monitored_by,
+            groups,
+            name,
+            orderly: st.orderly,
+            queued,
+        };
+        self.flag.store(false, Ordering::Release);
+        exiting
+    }
+
+    /// User messages queued, and the bytes of the queue's buffer.
+    pub(crate) fn queue_stats(&self) -> (usize, usize) {
+        let g = self.lock();
+        (g.queue().len(), g.queue().buffer_bytes())
+    }
+
+    /// Bytes of the cell: its fixed part and the mailbox's queue header.
+    pub(crate) fn cell_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+}
+
+/// What a mailbox needs of the state it shares a lock with.
+impl State {
+    /// Whether sends are refused (the process exited).
+    pub(crate) fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// A message was queued: the waker to wake once the lock is released, if the process
+    /// waits on its mailbox.
+    pub(crate) fn message_queued(&mut self) -> Option<Waker> {
+        if std::mem::take(&mut self.waiting) {
+            self.waker.clone()
+        } else {
+            None
         }
+    }
+
+    /// The process found its mailbox empty: the next message wakes `waker`.
+    pub(crate) fn wait_for_message(&mut self, waker: &Waker) {
+        self.waiting = true;
+        self.store_waker(waker);
+    }
+}
+
+fn wake(w: Option<Waker>) {
+    if let Some(w) = w {
+        w.wake();
     }
 }
 
@@ -379,7 +626,7 @@ impl Cell {
 pub(crate) fn lock_pair<'a>(
     a: &'a Cell,
     b: &'a Cell,
-) -> (MutexGuard<'a, State>, MutexGuard<'a, State>) {
+) -> (Guard<'a, dyn QueueView>, Guard<'a, dyn QueueView>) {
     if a.pid < b.pid {
         let ga = a.lock();
         let gb = b.lock();

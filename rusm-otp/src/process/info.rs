@@ -5,10 +5,9 @@
 //! inspected as easily as an idle one, and inspecting never delays it beyond the short
 //! lock of its own bookkeeping.
 //!
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::process::cell::{Cell, Signal};
+use crate::process::cell::Cell;
 use crate::process::Pid;
 use crate::runtime::Runtime;
 
@@ -121,14 +120,18 @@ pub struct ProcessRow {
 
 fn row_of(cell: &Cell) -> ProcessRow {
     let meta = (cell.meta)();
-    let (message_queue_len, mailbox_bytes) = (cell.mailbox.len(), cell.mailbox.bytes());
-    let (exiting, registered_name) = {
+    let (exiting, registered_name, message_queue_len, mailbox_bytes) = {
         let st = cell.lock();
-        (st.exit.is_some(), st.name.as_deref().map(str::to_string))
+        (
+            st.exit.is_some(),
+            st.name().map(|n| n.to_string()),
+            st.queue().len(),
+            st.queue().buffer_bytes(),
+        )
     };
     let status = if exiting {
         ProcessStatus::Exiting
-    } else if cell.polling.load(Ordering::Relaxed) {
+    } else if cell.running() {
         ProcessStatus::Running
     } else {
         ProcessStatus::Waiting
@@ -137,21 +140,21 @@ fn row_of(cell: &Cell) -> ProcessRow {
         pid: cell.pid,
         status,
         message_queue_len,
-        memory: meta.task_bytes + std::mem::size_of::<Cell>() + mailbox_bytes,
-        reductions: cell.polls.load(Ordering::Relaxed),
+        memory: meta.task_bytes + cell.cell_bytes() + mailbox_bytes,
+        reductions: cell.polls(),
         registered_name,
         initial_call: meta.initial_call,
-        uptime: cell.started.elapsed(),
+        uptime: cell.uptime(),
     }
 }
 
 fn info_of(rt: &Runtime, cell: &Cell) -> ProcessInfo {
     let meta = (cell.meta)();
-    let (message_queue_len, mailbox_bytes) = (cell.mailbox.len(), cell.mailbox.bytes());
     let st = cell.lock();
+    let (message_queue_len, mailbox_bytes) = (st.queue().len(), st.queue().buffer_bytes());
     let status = if st.exit.is_some() {
         ProcessStatus::Exiting
-    } else if cell.polling.load(Ordering::Relaxed) {
+    } else if cell.running() {
         ProcessStatus::Running
     } else {
         ProcessStatus::Waiting
@@ -165,14 +168,14 @@ fn info_of(rt: &Runtime, cell: &Cell) -> ProcessInfo {
         ),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
-    let signal_queue_len = st.signals.len();
-    let cell_bytes = std::mem::size_of::<Cell>()
-        + st.signals.capacity() * std::mem::size_of::<Signal>()
+    let signal_queue_len = st.signal_count();
+    let cell_bytes = cell.cell_bytes()
+        + st.signal_bytes()
         + links.len() * std::mem::size_of::<usize>()
         + st.monitors
             .as_ref()
             .map_or(0, |_| std::mem::size_of::<crate::process::cell::Monitors>());
-    let registered_name = st.name.as_deref().map(str::to_string);
+    let registered_name = st.name().map(|n| n.to_string());
     let trap_exit = st.trap_exit;
     drop(st);
     let parent = (cell.parent != Pid::EXTERNAL).then_some(cell.parent);
@@ -194,7 +197,7 @@ fn info_of(rt: &Runtime, cell: &Cell) -> ProcessInfo {
         message_queue_len,
         signal_queue_len,
         memory: meta.task_bytes + cell_bytes + mailbox_bytes,
-        reductions: cell.polls.load(Ordering::Relaxed),
+        reductions: cell.polls(),
         registered_name,
         links,
         monitors,
@@ -203,19 +206,19 @@ fn info_of(rt: &Runtime, cell: &Cell) -> ProcessInfo {
         groups,
         parent,
         ancestors,
-        uptime: cell.started.elapsed(),
+        uptime: cell.uptime(),
         initial_call: meta.initial_call,
     }
 }
 
 fn value_of(cell: &Cell, by: TopBy) -> u64 {
     match by {
-        TopBy::MessageQueueLen => cell.mailbox.len() as u64,
-        TopBy::Reductions => cell.polls.load(Ordering::Relaxed),
+        TopBy::MessageQueueLen => cell.queue_stats().0 as u64,
+        TopBy::Reductions => cell.polls(),
         TopBy::Memory => {
             let meta = (cell.meta)();
-            let mailbox = cell.mailbox.bytes();
-            (meta.task_bytes + std::mem::size_of::<Cell>() + mailbox) as u64
+            let mailbox = cell.queue_stats().1;
+            (meta.task_bytes + cell.cell_bytes() + mailbox) as u64
         }
     }
 }
@@ -224,7 +227,7 @@ fn entry(cell: &Cell, value: u64) -> TopEntry {
     TopEntry {
         pid: cell.pid,
         value,
-        registered_name: cell.lock().name.as_deref().map(str::to_string),
+        registered_name: cell.lock().name().map(|n| n.to_string()),
         initial_call: (cell.meta)().initial_call,
     }
 }
@@ -348,7 +351,7 @@ impl Runtime {
             .inner
             .cells()
             .iter()
-            .map(|c| (c.pid.0, c.polls.load(Ordering::Relaxed)))
+            .map(|c| (c.pid.0, c.polls()))
             .collect();
         tokio::time::sleep(window).await;
         let rows = self
@@ -356,7 +359,7 @@ impl Runtime {
             .cells()
             .into_iter()
             .map(|c| {
-                let now = c.polls.load(Ordering::Relaxed);
+                let now = c.polls();
                 (now - before.get(&c.pid.0).copied().unwrap_or(0), c)
             })
             .collect();

@@ -3,14 +3,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
-use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::error::RegisterError;
 use crate::link::ExitSignal;
 use crate::monitor::Down;
-use crate::process::cell::{Cell, Signal};
+use crate::process::cell::{CellOf, QueueView, Signal};
 use crate::process::{Addr, Pid, ProcessHandle};
 use crate::runtime::Runtime;
 
@@ -47,89 +47,89 @@ pub struct Ctx<M = ()> {
     pub(crate) addr: Addr<M>,
 }
 
-/// A process's user mailbox: an unbounded queue under a lock, shared by its [`Addr`]es and
-/// its [`Ctx`]. About 64 bytes while empty, where a tokio channel takes several hundred, and
-/// it gives its memory back after a burst (tokio-rs/tokio#4321). A send wakes the process
-/// task's own waker, which the task registers on every poll: only the process receives.
-pub(crate) struct Mailbox<M> {
-    state: Mutex<Queue<M>>,
-}
-
-struct Queue<M> {
+/// A process's user mailbox: an unbounded queue, the tail of the process's cell, under the
+/// cell's lock (one allocation for the process's cell and mailbox). About 32 bytes while
+/// empty, where a tokio channel takes several hundred, and it gives its memory back after a
+/// burst (tokio-rs/tokio#4321). A send wakes the process only when it waits on its mailbox:
+/// only the process receives.
+pub(crate) struct Queue<M> {
     items: VecDeque<M>,
-    /// Set when the process exits: sends fail from then on.
-    closed: bool,
 }
 
-impl<M: Send> crate::process::cell::MailboxView for Mailbox<M> {
+impl<M> Queue<M> {
+    pub(crate) fn new() -> Self {
+        Queue {
+            items: VecDeque::new(),
+        }
+    }
+}
+
+/// A process's cell with its mailbox's type: what an [`Addr`] holds.
+pub(crate) type TypedCell<M> = CellOf<Queue<M>>;
+
+impl<M: Send + 'static> QueueView for Queue<M> {
     fn len(&self) -> usize {
-        Mailbox::len(self)
+        self.items.len()
     }
 
-    fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.lock().items.capacity() * std::mem::size_of::<M>()
+    fn buffer_bytes(&self) -> usize {
+        self.items.capacity() * std::mem::size_of::<M>()
     }
 
-    fn close(&self) {
-        Mailbox::close(self);
+    fn take_all(&mut self) -> Option<Box<dyn Send>> {
+        if self.items.capacity() == 0 {
+            return None;
+        }
+        Some(Box::new(std::mem::take(&mut self.items)))
     }
 }
 
-impl<M> Mailbox<M> {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Mailbox {
-            state: Mutex::new(Queue {
-                items: VecDeque::new(),
-                closed: false,
-            }),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<M>> {
-        // No user code runs under this lock, so a poisoned one is consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queues `msg` for the process of `cell` and wakes it, or gives `msg` back if the
-    /// process is gone.
-    pub(crate) fn send(&self, cell: &Cell, msg: M) -> Result<(), M> {
-        {
-            let mut q = self.lock();
-            if q.closed {
+impl<M> TypedCell<M> {
+    /// Queues `msg` and wakes the process if it waits on its mailbox, or gives `msg` back if
+    /// the process is gone.
+    pub(crate) fn send(&self, msg: M) -> Result<(), M> {
+        let waker = {
+            let mut g = self.lock();
+            let (st, q) = g.split();
+            if st.closed() {
                 return Err(msg);
             }
             q.items.push_back(msg);
+            st.message_queued()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
-        cell.waker.wake();
         Ok(())
     }
 
     /// How many messages are queued.
     pub(crate) fn len(&self) -> usize {
-        self.lock().items.len()
+        self.lock().queue().items.len()
     }
 
-    /// The next message, if one is queued.
-    fn poll_recv(&self) -> Poll<M> {
-        let mut q = self.lock();
+    /// The next system message (when `signals`) or user message; registers `cx`'s waker for
+    /// the next message when there is none.
+    fn poll_recv(&self, cx: &mut Context<'_>, signals: bool) -> Poll<Msg<M>> {
+        let mut g = self.lock();
+        if signals && self.has_signal() {
+            if let Some(sig) = self.pop_signal_locked(&mut g) {
+                return Poll::Ready(match sig {
+                    Signal::Exit(e) => Msg::Exit(e),
+                    Signal::Down(d) => Msg::Down(d),
+                });
+            }
+        }
+        let (st, q) = g.split();
         let Some(m) = q.items.pop_front() else {
+            st.wait_for_message(cx.waker());
             return Poll::Pending;
         };
         // Give a burst's memory back once it has been read.
         if q.items.is_empty() && q.items.capacity() > 64 {
             q.items = VecDeque::new();
         }
-        Poll::Ready(m)
-    }
-
-    /// Refuses further sends and drops what is queued: the process has exited.
-    pub(crate) fn close(&self) {
-        let dropped = {
-            let mut q = self.lock();
-            q.closed = true;
-            std::mem::take(&mut q.items)
-        };
-        drop(dropped);
+        Poll::Ready(Msg::User(m))
     }
 }
 
@@ -161,7 +161,7 @@ impl<M> Ctx<M> {
 
     /// The runtime this process runs on.
     pub fn runtime(&self) -> Runtime {
-        Runtime::borrowed(self.addr.handle.rt.clone())
+        Runtime::borrowed(self.addr.handle.cell.rt.clone())
     }
 
     /// Receives the next message, waiting as long as it takes. System messages come first.
@@ -173,18 +173,9 @@ impl<M> Ctx<M> {
     ///
     /// Cancel safe: a message is removed from a queue only when it is returned.
     pub async fn recv(&mut self) -> Msg<M> {
-        // Borrowed, not cloned: a receive costs no reference count.
-        let (cell, tx) = (&*self.addr.handle.cell, &*self.addr.tx);
-        poll_fn(move |_| {
-            if let Some(sig) = cell.pop_signal() {
-                return Poll::Ready(match sig {
-                    Signal::Exit(e) => Msg::Exit(e),
-                    Signal::Down(d) => Msg::Down(d),
-                });
-            }
-            tx.poll_recv().map(Msg::User)
-        })
-        .await
+        // Borrowed, not cloned: a receive costs no reference count, and one lock.
+        let cell = &*self.addr.tx;
+        poll_fn(move |cx| cell.poll_recv(cx, true)).await
     }
 
     /// Receives the next message, as [`recv`](Self::recv), in the shape of a stream: `None`
@@ -241,7 +232,14 @@ impl<M> Ctx<M> {
 
     /// Receives the next user message, leaving system messages queued for a later `recv`.
     pub async fn recv_user(&mut self) -> M {
-        poll_fn(|_| self.addr.tx.poll_recv()).await
+        let cell = &*self.addr.tx;
+        poll_fn(move |cx| {
+            cell.poll_recv(cx, false).map(|m| match m {
+                Msg::User(m) => m,
+                Msg::Exit(_) | Msg::Down(_) => unreachable!("system messages are not taken"),
+            })
+        })
+        .await
     }
 
     /// Sets whether exit signals are turned into [`Msg::Exit`] messages
@@ -262,15 +260,15 @@ impl<M> Ctx<M> {
     where
         M: Send + 'static,
     {
-        let rt = &self.addr.handle.rt;
+        let rt = &self.addr.handle.cell.rt;
         rt.registry.register_addr(name.into(), &self.addr)
     }
 
     /// Releases this process's registered name, if it has one.
     pub fn unregister(&self) {
-        let name = self.addr.handle.cell.lock().name.take();
+        let name = self.addr.handle.cell.lock().take_name();
         if let Some(name) = name {
-            self.addr.handle.rt.registry.release(&name, self.pid());
+            self.addr.handle.cell.rt.registry.release(&name, self.pid());
         }
     }
 }

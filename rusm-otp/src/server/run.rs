@@ -239,7 +239,7 @@ impl<M> Ctx<M> {
             link: Some(self.addr.handle.cell.clone()),
             ..SpawnOpts::default()
         };
-        start::<S>(&self.addr.handle.rt, opts, args).await
+        start::<S>(self.addr.handle.rt(), opts, args).await
     }
 }
 

@@ -175,9 +175,8 @@ impl DynamicSupervisorRef {
     /// row of [`which_children`](Self::which_children) to sending the child messages. Read
     /// from the table without a call.
     pub fn child_addr<M: Send + 'static>(&self, pid: Pid) -> Option<Addr<M>> {
-        let rt = &self.addr.handle.rt;
         match &*self.shared.lock() {
-            ChildTable::Dynamic(m) => m.get(&pid.0).and_then(|c| c.addr::<M>(rt)),
+            ChildTable::Dynamic(m) => m.get(&pid.0).and_then(|c| c.addr::<M>()),
             ChildTable::Static(_) => None,
         }
     }
@@ -299,7 +298,7 @@ impl DynamicSupervisorRef {
             link: Some(sup.clone()),
             ..SpawnOpts::default()
         };
-        let addr = spawn_with(&self.addr.handle.rt, opts, f).ok()?;
+        let addr = spawn_with(self.addr.handle.rt(), opts, f).ok()?;
         // One shared empty id, not an allocation per connection.
         static NO_ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
         let mut child = Child {
@@ -474,7 +473,7 @@ impl DynSup {
     async fn run_start(&self, spec: &ChildSpec) -> Result<Started, StartError> {
         let me = &self.ctx.handle().cell;
         let started =
-            super::spec::run_start_fn(spec, spec.starter(&self.ctx.handle().rt, me)).await?;
+            super::spec::run_start_fn(spec, spec.starter(self.ctx.handle().rt(), me)).await?;
         if let Some(cell) = &started.cell {
             ensure_link(me, cell);
         }
@@ -515,7 +514,7 @@ impl DynSup {
             let alive = self
                 .ctx
                 .handle()
-                .rt
+                .rt()
                 .lookup(pid)
                 .is_some_and(|c| c.is_alive());
             return if alive {

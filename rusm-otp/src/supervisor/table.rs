@@ -18,9 +18,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::process::cell::Cell;
-use crate::process::mailbox::Mailbox;
+use crate::process::mailbox::TypedCell;
 use crate::process::{Addr, Pid, ProcessHandle};
-use crate::runtime::{Inner, PidMap};
+use crate::runtime::PidMap;
 use crate::supervisor::{ChildSpec, ChildType, Restart, Shutdown, Started};
 
 #[derive(Debug)]
@@ -85,11 +85,11 @@ impl Child {
     }
 
     /// The typed address of the running child, if its mailbox takes `M`.
-    pub(crate) fn addr<M: Send + 'static>(&self, rt: &Arc<Inner>) -> Option<Addr<M>> {
+    pub(crate) fn addr<M: Send + 'static>(&self) -> Option<Addr<M>> {
         let cell = self.cell()?;
-        let tx = self.mailbox.clone()?.downcast::<Mailbox<M>>().ok()?;
+        let tx = self.mailbox.clone()?.downcast::<TypedCell<M>>().ok()?;
         Some(Addr {
-            handle: ProcessHandle::from_cell(cell.clone(), rt.clone()),
+            handle: ProcessHandle::from_cell(cell.clone()),
             tx,
         })
     }

@@ -337,7 +337,7 @@ impl Listener {
             // behind this.
             let slots = self.control.slots.clone();
             let n = u32::try_from(old - max).unwrap_or(u32::MAX);
-            self.handle.rt.handle.spawn(async move {
+            self.handle.rt().handle.spawn(async move {
                 if let Ok(p) = slots.acquire_many_owned(n).await {
                     p.forget();
                 }
