@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::process::cell::Cell;
@@ -13,7 +13,7 @@ use crate::process::Pid;
 use crate::registry::Registry;
 use crate::supervisor::SupervisorShared;
 
-const SHARDS: usize = 64;
+mod table;
 
 /// A hasher for pids, which are already unique sequential integers.
 #[derive(Default)]
@@ -35,22 +35,6 @@ impl Hasher for PidHasher {
 
 pub(crate) type PidMap<V> = HashMap<u64, V, BuildHasherDefault<PidHasher>>;
 
-/// One shard of the process table: the cells of the pids that hash to it, and the counts kept
-/// under the same lock (spawns and exits by reason class), so that a spawn and an exit touch
-/// no counter shared by every thread. Aligned to 128 bytes (two cache lines, what the
-/// adjacent-line prefetcher pulls together), so that two threads on neighbouring shards do not
-/// share a line.
-#[repr(align(128))]
-struct Shard(Mutex<ShardTable>);
-
-#[derive(Default)]
-struct ShardTable {
-    cells: PidMap<Arc<Cell>>,
-    spawned: u64,
-    /// Exits by reason class (`ExitReason::class_index`).
-    exits: [u64; 5],
-}
-
 pub(crate) struct Inner {
     pub(crate) handle: tokio::runtime::Handle,
     next_pid: AtomicU64,
@@ -59,7 +43,8 @@ pub(crate) struct Inner {
     /// Times each supervisor gave up on reaching its restart intensity, by its path in the
     /// tree (see `Runtime::intensity_exceeded`). Written only at that event.
     pub(crate) intensity_exceeded: Mutex<Vec<(String, u64)>>,
-    shards: Box<[Shard]>,
+    /// Every live process, by pid.
+    table: table::Table,
     pub(crate) registry: Registry,
     pub(crate) groups: crate::pg::Groups,
     roots: Mutex<Vec<Weak<SupervisorShared>>>,
@@ -80,10 +65,6 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    fn shard(&self, pid: Pid) -> MutexGuard<'_, ShardTable> {
-        lock_shard(&self.shards[(pid.0 as usize) % SHARDS])
-    }
-
     pub(crate) fn next_pid(&self) -> Pid {
         Pid(self.next_pid.fetch_add(1, Ordering::Relaxed))
     }
@@ -94,29 +75,16 @@ impl Inner {
     }
 
     pub(crate) fn insert(&self, cell: Arc<Cell>) {
-        let mut shard = self.shard(cell.pid);
-        shard.spawned += 1;
-        shard.cells.insert(cell.pid.0, cell);
+        self.table.insert(cell);
     }
 
     /// Removes an exited process and counts its exit by the class of its reason.
     pub(crate) fn remove(&self, pid: Pid, reason: &crate::ExitReason) {
-        let removed = {
-            let mut shard = self.shard(pid);
-            shard.exits[reason.class_index()] += 1;
-            shard.cells.remove(&pid.0)
-        };
-        // The table's count of the cell is dropped outside the lock.
-        drop(removed);
+        self.table.remove(pid, reason);
     }
 
     pub(crate) fn lookup(&self, pid: Pid) -> Option<Arc<Cell>> {
-        self.shard(pid).cells.get(&pid.0).cloned()
-    }
-
-    /// Adds up a figure of every shard.
-    fn sum(&self, f: impl Fn(&ShardTable) -> u64) -> u64 {
-        self.shards.iter().map(|s| f(&lock_shard(s))).sum()
+        self.table.lookup(pid)
     }
 
     pub(crate) fn add_root(&self, sup: &Arc<SupervisorShared>) {
@@ -131,11 +99,7 @@ impl Inner {
     }
 
     pub(crate) fn cells(&self) -> Vec<Arc<Cell>> {
-        let mut cells = Vec::new();
-        for shard in self.shards.iter() {
-            cells.extend(lock_shard(shard).cells.values().cloned());
-        }
-        cells
+        self.table.cells()
     }
 
     /// See [`Runtime::shutdown`].
@@ -216,11 +180,6 @@ impl Inner {
             cell.exit_signal(Pid::EXTERNAL, &crate::ExitReason::Killed, true, false);
         }
     }
-}
-
-fn lock_shard(shard: &Shard) -> MutexGuard<'_, ShardTable> {
-    // No user code runs under this lock.
-    shard.0.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, so a server can hold as many
@@ -310,16 +269,12 @@ impl Runtime {
 
     /// Attaches a new RUSM runtime to an existing tokio runtime.
     pub fn with_handle(handle: tokio::runtime::Handle) -> Runtime {
-        let shards = (0..SHARDS)
-            .map(|_| Shard(Mutex::new(ShardTable::default())))
-            .collect::<Vec<_>>()
-            .into_boxed_slice();
         let inner = Arc::new(Inner {
             handle,
             next_pid: AtomicU64::new(1),
             epoch: std::time::Instant::now(),
             intensity_exceeded: Mutex::new(Vec::new()),
-            shards,
+            table: table::Table::new(),
             registry: Registry::default(),
             groups: Default::default(),
             roots: Mutex::new(Vec::new()),
@@ -446,12 +401,12 @@ impl Runtime {
     /// How many processes are alive now: a look at every shard of the process table (for
     /// observers and tests; no spawn or exit updates a shared counter).
     pub fn alive_processes(&self) -> usize {
-        self.inner.sum(|s| s.cells.len() as u64) as usize
+        self.inner.table.alive()
     }
 
     /// How many processes were spawned since the runtime started.
     pub fn spawned_processes(&self) -> u64 {
-        self.inner.sum(|s| s.spawned)
+        self.inner.table.spawned()
     }
 
     /// How many processes have exited since the runtime started, by the class of their
@@ -471,7 +426,7 @@ impl Runtime {
     /// assert_eq!((exits.normal, exits.panic), (1, 1));
     /// ```
     pub fn exit_counts(&self) -> crate::ExitCounts {
-        let n = |i: usize| self.inner.sum(|s| s.exits[i]);
+        let n = |i: usize| self.inner.table.exits(i);
         crate::ExitCounts {
             normal: n(0),
             shutdown: n(1),
