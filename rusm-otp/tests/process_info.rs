@@ -42,7 +42,16 @@ async fn process_info_reports_what_otp_does() {
     let watcher = rt.spawn(|mut ctx: Ctx| async move {
         let _ = ctx.recv().await;
     });
-    let info = rt.process_info(sink.pid()).unwrap();
+    // The sink said it was ready from inside its first poll, which may still be ending on
+    // the other worker: it is waiting once that poll has returned.
+    let mut info = rt.process_info(sink.pid()).unwrap();
+    for _ in 0..10_000 {
+        if info.status != ProcessStatus::Running {
+            break;
+        }
+        tokio::task::yield_now().await;
+        info = rt.process_info(sink.pid()).unwrap();
+    }
     assert_eq!(info.pid, sink.pid());
     assert_eq!(info.status, ProcessStatus::Waiting);
     assert_eq!(info.message_queue_len, 10_000);
