@@ -29,6 +29,7 @@
 //! no handshake, however slow or malformed, delays another connection.
 
 mod acceptor;
+mod connection;
 mod handler;
 mod handshake;
 mod listener;

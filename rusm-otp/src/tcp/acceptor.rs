@@ -2,20 +2,15 @@
 //! Mirrors `ranch_acceptor`: out of file descriptors → back off, don't crash (a crash loop
 //! escalates); one pending connection's error → retry at once; listener dead → exit.
 
-use std::future::Future;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::process::Ctx;
 use crate::supervisor::Shutdown;
-use crate::tcp::listener::{Control, Slot};
-use crate::tcp::stream::IdleClock;
+use crate::tcp::connection::serve;
 use crate::tcp::{handshake, Shared, TcpStream};
 
 /// ranch and Thousand Island sleep 100 ms on EMFILE.
@@ -171,118 +166,6 @@ where
             }
         }
     }
-}
-
-/// Starts the handler on one accepted connection, under the idle watchdog when one is
-/// configured (its clock starts here, after any handshake).
-///
-/// The handler's future is made here, outside any `async` block, and wrapped in [`Served`]:
-/// an `async` wrapper would keep the context and the socket twice in every connection's task.
-pub(crate) fn serve<H, M, Fut>(
-    ctx: Ctx<M>,
-    mut stream: TcpStream,
-    shared: &Shared<H>,
-    slot: Slot,
-) -> Served<Fut>
-where
-    M: Send + 'static,
-    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: IntoExitReason,
-{
-    let (clock, idle) = match shared.config.idle_timeout {
-        Some(timeout) => {
-            let clock = IdleClock::new();
-            let watchdog: Watchdog = Box::pin(clock.clone().expired_owned(timeout));
-            (Some(clock), Some(Box::new((watchdog, timeout))))
-        }
-        None => (None, None),
-    };
-    stream.set_idle(clock);
-    Served {
-        handler: (shared.handler)(ctx, stream),
-        idle,
-        slot,
-    }
-}
-
-/// Resolves when the peer has been silent for the idle timeout; boxed, so that connections
-/// without a timeout do not carry its timer.
-type Watchdog = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-pin_project_lite::pin_project! {
-    /// A connection's handler, its idle watchdog and its slot under max connections.
-    pub(crate) struct Served<F> {
-        #[pin]
-        handler: F,
-        idle: Option<Box<(Watchdog, Duration)>>,
-        slot: Slot,
-    }
-}
-
-impl<F> Future for Served<F>
-where
-    F: Future,
-    F::Output: IntoExitReason,
-{
-    type Output = ExitReason;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
-        let this = self.project();
-        let handler = this.handler;
-        let reason = match catch_unwind(AssertUnwindSafe(|| handler.poll(cx))) {
-            Ok(Poll::Ready(out)) => out.into_exit_reason(),
-            Err(panic) => ExitReason::from_panic(panic),
-            Ok(Poll::Pending) => {
-                let Some(idle) = this.idle else {
-                    return Poll::Pending;
-                };
-                let (watchdog, timeout) = &mut **idle;
-                let timeout = *timeout;
-                if watchdog.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                tracing::debug!(
-                    timeout_ms = timeout.as_millis() as u64,
-                    "connection idle timeout"
-                );
-                ExitReason::error(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("idle timeout: the peer sent nothing for {timeout:?}"),
-                ))
-            }
-        };
-        crash_report(&this.slot.control, &reason);
-        Poll::Ready(reason)
-    }
-}
-
-/// A connection's exit, logged once with what an operator needs: its peer and its listener.
-/// A peer that went away (reset, broken pipe, EOF mid-read) is the peer's business, not a
-/// crash: debug level, not one warning per connection.
-fn crash_report(control: &Control, reason: &ExitReason) {
-    if reason.is_normal() {
-        return;
-    }
-    let pid = crate::process::current_pid();
-    let peer = control.conns().and_then(|c| c.peer_of(pid));
-    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
-    let gone = matches!(
-        reason.io_error_kind(),
-        Some(
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::UnexpectedEof
-        )
-    );
-    if gone {
-        tracing::debug!(pid = %pid, peer = %peer, listener = %control.addr, reason = %reason, "connection closed by the peer");
-    } else {
-        let at = crate::panics::take_location();
-        tracing::warn!(pid = %pid, peer = %peer, listener = %control.addr, reason = %reason, at, "connection crashed");
-    }
-    crate::process::exit_reported();
 }
 
 #[cfg(test)]

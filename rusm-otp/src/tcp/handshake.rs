@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::error::{HandshakeError, HandshakeStage};
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::process::Ctx;
-use crate::tcp::acceptor::serve;
+use crate::tcp::connection::serve;
 use crate::tcp::listener::Slot;
 use crate::tcp::stream::Io;
 use crate::tcp::{proxy_protocol, ListenerConfig, Shared, TcpStream};
