@@ -2,21 +2,12 @@
 //! through a half-close, prints the tree on SIGUSR1, exits 0 on SIGTERM, and fails cleanly on
 //! a bad address or a port in use.
 
+mod daemon;
+
+use daemon::example;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn example() -> PathBuf {
-    // target/<profile>/deps/<test> → target/<profile>/examples/echo_server
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("echo_server")
-}
 
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
@@ -30,7 +21,7 @@ fn signal(child: &Child, sig: &str) {
 
 #[test]
 fn echoes_prints_tree_and_stops_on_sigterm() {
-    let mut child = Command::new(example())
+    let mut child = Command::new(example("echo_server"))
         .args(["--addr", "127.0.0.1:0", "--acceptors", "3"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,7 +69,7 @@ fn bad_address_and_port_in_use_fail_with_one_line() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_addr = busy.local_addr().unwrap().to_string();
     for addr in ["nonsense", busy_addr.as_str()] {
-        let out = Command::new(example())
+        let out = Command::new(example("echo_server"))
             .args(["--addr", addr])
             .output()
             .unwrap();
