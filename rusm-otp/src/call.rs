@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::error::CallError;
+use crate::process::call_timer::SharedDeadline;
 use crate::process::{current_pid, Addr};
 
 /// `gen_server:call/2`'s default timeout: 5 seconds.
@@ -106,19 +107,34 @@ impl<M> Addr<M> {
 
 /// Runs `fut` for at most `timeout`; `None` when the time passed first.
 ///
-/// The common call path pays for no timer: the future is polled once first, and a timer is
-/// armed only when it is not ready. A timeout beyond any clock (`Duration::MAX`, OTP's
-/// `infinity`) arms none at all. (The timeout is counted from that first poll.)
+/// The common call path pays for no timer of its own: the future is polled once first, and
+/// only when it is not ready is a deadline set, on the calling process's shared timer
+/// ([`SharedDeadline`]) when it is free, else on a timer for this call. A timeout beyond any
+/// clock (`Duration::MAX`, OTP's `infinity`) arms none at all. (The timeout is counted from
+/// that first poll.)
 pub(crate) async fn within<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
     let mut fut = std::pin::pin!(fut);
     let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
     if let Poll::Ready(out) = first {
         return Some(out);
     }
-    match tokio::time::Instant::now().checked_add(timeout) {
-        Some(deadline) => tokio::time::timeout_at(deadline, fut).await.ok(),
-        None => Some(fut.await),
+    let Some(deadline) = tokio::time::Instant::now().checked_add(timeout) else {
+        return Some(fut.await);
+    };
+    if let Some(shared) = SharedDeadline::take(deadline) {
+        // `fut` was polled just now, in this same poll: it has the waker already.
+        let mut polled = true;
+        return std::future::poll_fn(|cx| {
+            if !std::mem::take(&mut polled) {
+                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(out));
+                }
+            }
+            shared.poll_elapsed(cx).map(|()| None)
+        })
+        .await;
     }
+    tokio::time::timeout_at(deadline, fut).await.ok()
 }
 
 /// A timer started by [`Addr::send_after`]; cancel it with [`cancel`](Self::cancel).

@@ -13,6 +13,7 @@
 //! thread) cannot be stopped until it yields, and it holds a worker thread meanwhile. Run
 //! blocking work in `tokio::task::spawn_blocking`.
 
+pub(crate) mod call_timer;
 pub(crate) mod cell;
 mod info;
 pub(crate) mod mailbox;
@@ -130,6 +131,16 @@ fn leave(prev: (Pid, Option<Arc<Cell>>)) -> Option<Arc<Cell>> {
 /// (`Runtime::block_on`'s future sees its runtime as current).
 pub(crate) fn lend_runtime(rt: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
     CURRENT.with(|c| c.rt.replace(rt))
+}
+
+/// A clone of the cell of the process whose code is running on this thread.
+pub(crate) fn current_cell() -> Option<Arc<Cell>> {
+    CURRENT.with(|c| {
+        let cell = c.cell.take();
+        let out = cell.clone();
+        c.cell.set(cell);
+        out
+    })
 }
 
 /// A clone of the runtime current on this thread: the running process's, or the one lent by

@@ -184,6 +184,8 @@ pub(crate) struct Monitors {
     pub(crate) pending_exit: Option<ExitReason>,
     /// The registered name.
     pub(crate) name: Option<Arc<str>>,
+    /// The timer this process's calls share ([`super::call_timer`]).
+    pub(crate) call_timer: Option<super::call_timer::CallTimer>,
 }
 
 impl State {
