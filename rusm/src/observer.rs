@@ -505,6 +505,7 @@ async fn listeners(State(state): State<AppState>) -> Response {
                 "addr": info.addr.to_string(),
                 "acceptors": info.acceptors,
                 "connections": info.connections,
+                "accepted": info.accepted,
                 "max_connections": info.max_connections,
                 "accepting": info.accepting,
                 "accept_errors": {

@@ -234,6 +234,21 @@ fn observer_pages_update_live_and_kill_from_the_page_in_headless_chromium() {
     wait_for("max connections set from the page", || {
         listener.info().max_connections == 7
     });
+    // Accepted connections: the count, and a rate once the page has two samples.
+    let clients: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(listener_addr).unwrap())
+        .collect();
+    wait_for("three connections accepted", || {
+        listener.info().accepted == 3
+    });
+    page_shows(
+        &mut page,
+        "the accepted count and an accept rate",
+        "(() => { const c = document.querySelector('#listener-rows td.accepted'); \
+         const r = document.querySelector('#listener-rows td.accept-rate'); \
+         return !!c && c.textContent === '3' && !!r && /^[0-9,]+$/.test(r.textContent); })()",
+    );
+    drop(clients);
 
     drop(page);
     drop(browser);

@@ -86,9 +86,13 @@ fn metrics_cover_processes_exits_supervisors_and_listeners() {
     let listener = rt.listeners()[0].clone();
     listener.inject_accept_errors([std::io::Error::from_raw_os_error(103)]); // ECONNABORTED
     let _client = std::net::TcpStream::connect(laddr).unwrap();
-    wait_for("the accept error counted", || {
-        listener.info().accept_errors.per_connection == 1
-    });
+    wait_for(
+        "the accept error counted, then the connection accepted",
+        || {
+            let info = listener.info();
+            info.accept_errors.per_connection == 1 && info.accepted == 1
+        },
+    );
 
     let observer = rusm::observer::serve(&rt, "127.0.0.1:0").unwrap();
     let addr = observer.local_addr();
@@ -106,6 +110,7 @@ fn metrics_cover_processes_exits_supervisors_and_listeners() {
             "rusm_listener_accept_errors_total{{listener=\"{laddr}\",class=\"per_connection\"}} 1"
         ),
         &format!("rusm_listener_accept_errors_total{{listener=\"{laddr}\",class=\"resource\"}} 0"),
+        &format!("rusm_listener_connections_accepted_total{{listener=\"{laddr}\"}} 1"),
         "# EOF",
     ] {
         assert!(metrics.contains(line), "no `{line}` in\n{metrics}");
@@ -185,6 +190,11 @@ fn json_apis_kill_and_control_listeners() {
     let lid = listener.pid().id();
     let list: serde_json::Value = serde_json::from_str(&get(addr, "/api/listeners")).unwrap();
     assert_eq!(list[0]["addr"], addr_l.to_string());
+    assert_eq!(list[0]["accepted"], 0);
+    let _client = std::net::TcpStream::connect(addr_l).unwrap();
+    wait_for("the connection accepted", || listener.info().accepted == 1);
+    let list: serde_json::Value = serde_json::from_str(&get(addr, "/api/listeners")).unwrap();
+    assert_eq!(list[0]["accepted"], 1);
     http(addr, "POST", &format!("/api/listener/{lid}/suspend"), "");
     assert!(!listener.info().accepting);
     let (status, _) = http(addr, "POST", &format!("/api/listener/{lid}/resume"), "");

@@ -30,6 +30,8 @@ pub(crate) struct Control {
     /// Connections accepted and not yet ended: exact, unlike the permits, of which acceptors
     /// waiting in `accept` hold one each.
     live: AtomicUsize,
+    /// Connections accepted since the listener started (ranch's accept count).
+    accepted: AtomicU64,
     /// Acceptors waiting in [`Control::occupy`] for a lowered limit, and their wake-up.
     over_limit: AtomicUsize,
     slot_freed: Notify,
@@ -63,6 +65,7 @@ impl Control {
             slots: Arc::new(Semaphore::new(config.max_connections.min(super::UNLIMITED))),
             max: AtomicUsize::new(config.max_connections.min(super::UNLIMITED)),
             live: AtomicUsize::new(0),
+            accepted: AtomicU64::new(0),
             over_limit: AtomicUsize::new(0),
             slot_freed: Notify::new(),
             conns: Mutex::new(None),
@@ -118,6 +121,7 @@ impl Control {
     /// accepted but not served, until enough others end, so the limit holds exactly.
     pub(crate) async fn occupy(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> Slot {
         permit.forget();
+        self.accepted.fetch_add(1, Ordering::Relaxed);
         let slot = Slot {
             control: self.clone(),
         };
@@ -265,6 +269,9 @@ pub struct ListenerInfo {
     pub acceptors: usize,
     /// Connection processes alive now.
     pub connections: usize,
+    /// Connections accepted since the listener started (a counter: the accept rate is its
+    /// change over time).
+    pub accepted: u64,
     /// The limit on connection processes.
     pub max_connections: usize,
     /// Whether it accepts now (false while suspended and once draining).
@@ -307,6 +314,7 @@ impl Listener {
             addr: self.control.addr,
             acceptors: self.control.acceptors,
             connections: self.connections(),
+            accepted: self.control.accepted.load(Ordering::Relaxed),
             max_connections: self.control.max.load(Ordering::Acquire),
             accepting: self.handle.is_alive()
                 && !self.control.stopping.load(Ordering::Acquire)

@@ -12,6 +12,7 @@
 //! | `rusm_supervisor_restarts_total` | counter | `supervisor`: its path in the tree |
 //! | `rusm_supervisor_intensity_exceeded_total` | counter | `supervisor` |
 //! | `rusm_listener_connections` | gauge | `listener`: its address |
+//! | `rusm_listener_connections_accepted_total` | counter | `listener` |
 //! | `rusm_listener_max_connections` | gauge | `listener` |
 //! | `rusm_listener_accepting` | gauge (0 or 1) | `listener` |
 //! | `rusm_listener_accept_errors_total` | counter | `listener`, `class`: per_connection, resource, listener_dead, unknown |
@@ -99,6 +100,11 @@ pub(super) fn render(rt: &Runtime) -> Result<String, std::fmt::Error> {
         "listener_connections",
         "Connection processes alive now, by listener address",
     );
+    let accepted = counters(
+        &mut registry,
+        "listener_connections_accepted",
+        "Connections accepted since the listener started, by listener address",
+    );
     let max = gauges(
         &mut registry,
         "listener_max_connections",
@@ -118,6 +124,7 @@ pub(super) fn render(rt: &Runtime) -> Result<String, std::fmt::Error> {
         let info = l.info();
         let at = vec![("listener", info.addr.to_string())];
         conns.get_or_create(&at).set(gauge_value(info.connections));
+        accepted.get_or_create(&at).inc_by(info.accepted);
         max.get_or_create(&at)
             .set(gauge_value(info.max_connections));
         accepting.get_or_create(&at).set(i64::from(info.accepting));
