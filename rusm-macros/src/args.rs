@@ -35,7 +35,7 @@ impl Errors {
         msg: impl std::fmt::Display,
     ) -> syn::Result<T> {
         syn::parse2(item.clone()).map_err(|_| {
-            self.at(crate::connection::first_token_span(item), msg);
+            self.at(crate::span::first_token_span(item), msg);
             self.0.take().expect("an error was just pushed")
         })
     }

@@ -1,7 +1,7 @@
 //! `#[rusm::connection]`: an `async fn (ctx, stream[, state])` becomes a unit struct of the
 //! same name that implements `rusm::Handler`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
@@ -240,24 +240,5 @@ fn arc_inner(ty: &Type) -> Option<&Type> {
     match a.args.first()? {
         GenericArgument::Type(t) if a.args.len() == 1 => Some(t),
         _ => None,
-    }
-}
-
-/// Where to point "wrong kind of item" errors: the item's name, or its keyword.
-pub(crate) fn first_token_span(item: &TokenStream) -> Span {
-    use syn::Item;
-    match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Struct(i)) => i.ident.span(),
-        Ok(Item::Enum(i)) => i.ident.span(),
-        Ok(Item::Union(i)) => i.ident.span(),
-        Ok(Item::Fn(i)) => i.sig.ident.span(),
-        Ok(Item::Mod(i)) => i.ident.span(),
-        Ok(Item::Trait(i)) => i.ident.span(),
-        Ok(Item::Const(i)) => i.ident.span(),
-        Ok(Item::Static(i)) => i.ident.span(),
-        Ok(Item::Type(i)) => i.ident.span(),
-        Ok(Item::Impl(i)) => i.impl_token.span,
-        Ok(Item::Use(i)) => i.use_token.span,
-        _ => Span::call_site(),
     }
 }

@@ -9,6 +9,7 @@ mod args;
 mod connection;
 mod entry;
 mod listener;
+mod span;
 
 use proc_macro::TokenStream;
 

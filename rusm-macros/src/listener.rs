@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{Fields, Item};
 
 use crate::args::{self, Errors};
-use crate::connection::first_token_span;
+use crate::span::first_token_span;
 
 const KEYS: &[&str] = &[
     "addr",
