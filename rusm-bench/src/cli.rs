@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::{Baseline, RunConfig};
+use crate::config::{Baseline, RunConfig};
 use crate::scenario::Scenario;
 use crate::target::{EchoServerOpts, TargetKind};
 

@@ -29,7 +29,8 @@ use axum::Router;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 
-use crate::engine::{self, Baseline, RunConfig};
+use crate::config::{Baseline, RunConfig};
+use crate::engine;
 use crate::metrics::Metrics;
 use crate::scenario::Scenario;
 use crate::target::TargetKind;

@@ -16,6 +16,7 @@
 //! count and in time.
 
 pub mod cli;
+pub mod config;
 pub mod dashboard;
 pub mod engine;
 pub mod metrics;
@@ -30,7 +31,8 @@ pub mod stats;
 pub mod target;
 pub mod tls;
 
-pub use engine::{run, RunConfig};
+pub use config::RunConfig;
+pub use engine::run;
 pub use metrics::{Metrics, Sample};
 pub use report::RunReport;
 pub use scenario::Scenario;

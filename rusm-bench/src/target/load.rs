@@ -1,6 +1,7 @@
 //! What the targets' `server-call` and `broadcast` programs share, so that every side does the
 //! same work around what is measured: the map and its keys, the lanes of calls a client keeps
-//! in flight, a connection's output buffer, and the delivery counter.
+//! in flight, a connection's output buffer, the delivery counter and how long a broadcast round
+//! may take.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
 
-use super::{CallsOutcome, ServerCallRun};
+use super::interface::{CallsOutcome, ServerCallRun};
 
 /// Calls between two looks at the clock (and, for the shared map, between two yields).
 pub(crate) const CHECK_EVERY: u64 = 64;
@@ -157,6 +158,10 @@ impl OutBuf {
         self.buf.clear();
     }
 }
+
+/// How long past the deadline a broadcast round may take to be received before the
+/// broadcaster gives up on it.
+pub(crate) const ROUND_GRACE: Duration = Duration::from_secs(10);
 
 /// Counts deliveries of a broadcast; the broadcaster waits until a round is all received.
 #[derive(Debug, Default)]

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use ::rusm::prelude::*;
 use ::rusm::{ChildSpec, SupervisorSpec};
 
-use super::load::{self, Deliveries, OutBuf, Tally, Totals};
-use super::raw_tokio::ROUND_GRACE;
-use super::{
-    countdown::Countdown, BoxFuture, BroadcastRun, CallsOutcome, EchoServerOpts, IdleSet,
-    ProcessOutcome, ProcessRun, ServerCallRun, ServerGuard, Target,
+use super::countdown::Countdown;
+use super::interface::{
+    BoxFuture, BroadcastRun, CallsOutcome, EchoServerOpts, IdleSet, ProcessOutcome, ProcessRun,
+    ServerCallRun, ServerGuard, Target,
 };
+use super::load::{self, Deliveries, OutBuf, Tally, Totals, ROUND_GRACE};
 
 /// Check the clock once per this many units of work.
 const CLOCK_EVERY: u64 = 1024;
