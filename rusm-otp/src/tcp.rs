@@ -48,7 +48,7 @@ use tokio::net::TcpListener;
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::process::Ctx;
 use crate::runtime::Runtime;
-use crate::supervisor::dynamic::start_dynamic;
+use crate::supervisor::start_dynamic;
 use crate::supervisor::{
     ChildSpec, ChildType, DynamicSupervisorSpec, Shutdown, Started, Starter, StopHook, Strategy,
     SupervisorSpec,

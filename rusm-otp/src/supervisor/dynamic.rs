@@ -13,6 +13,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::shutdown::{ensure_link, flush_exits, shutdown_child, wait_cell};
+use super::spec::{ChildSpec, ChildType, Restart, Shutdown, Started, StartedChild, Starter};
+use super::strategy::{RestartWindow, DEFAULT_INTENSITY, DEFAULT_PERIOD};
+use super::table::{Child, ChildCounts, ChildInfo, ChildState, ChildTable, SupervisorShared};
 use crate::call::ReplyTo;
 use crate::error::{StartError, SupervisorError};
 use crate::exit::ExitReason;
@@ -20,12 +24,6 @@ use crate::link::ExitSignal;
 use crate::process::cell::Cell;
 use crate::process::{spawn_with, Addr, Ctx, Msg, Pid, ProcessHandle, SpawnOpts};
 use crate::runtime::{Inner, PidMap, Runtime};
-use crate::supervisor::strategy::RestartWindow;
-use crate::supervisor::{
-    ensure_link, flush_exits, shutdown_child, wait_cell, Child, ChildCounts, ChildInfo, ChildSpec,
-    ChildState, ChildTable, ChildType, Restart, Shutdown, Started, StartedChild, Starter,
-    SupervisorShared, DEFAULT_INTENSITY, DEFAULT_PERIOD,
-};
 
 /// Flags of a dynamic supervisor.
 #[derive(Debug, Clone)]

@@ -12,12 +12,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::table::SupervisorShared;
 use crate::error::{RegisterError, StartError};
 use crate::exit::IntoExitReason;
 use crate::process::cell::Cell;
 use crate::process::{spawn_with, Addr, Ctx, Pid, SpawnOpts};
 use crate::runtime::Inner;
-use crate::supervisor::SupervisorShared;
 
 /// When a terminated child is restarted (`restart` in OTP's child spec).
 ///

@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::spec::{ChildSpec, ChildType, Restart, Shutdown, Started};
 use crate::process::cell::Cell;
 use crate::process::mailbox::TypedCell;
 use crate::process::{Addr, Pid, ProcessHandle};
 use crate::runtime::PidMap;
-use crate::supervisor::{ChildSpec, ChildType, Restart, Shutdown, Started};
 
 #[derive(Debug)]
 pub(crate) enum ChildState {

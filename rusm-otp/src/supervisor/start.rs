@@ -1,0 +1,88 @@
+//! Starting a static supervisor: as a root of the tree ([`Runtime::start_supervisor`]) or as
+//! a child ([`ChildSpec::supervisor`]); the start returns once every child has started, or
+//! with the error of the first that did not (OTP's `start_link/2`).
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::handle::{SupMsg, SupervisorRef};
+use super::spec::{ChildSpec, ChildType, Started, Starter};
+use super::static_loop::supervisor_main;
+use super::supervisor_spec::SupervisorSpec;
+use crate::error::StartError;
+use crate::process::cell::Cell;
+use crate::process::{spawn_with, Ctx, SpawnOpts};
+use crate::runtime::{Inner, Runtime};
+
+impl Runtime {
+    /// Starts a supervisor that has no parent: a root of the supervision tree.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::FailedToStartChild`] when a child fails to start (those already started
+    /// are stopped again), [`StartError::InvalidSpec`] for an invalid spec.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: dropping the future while the supervisor starts leaves
+    /// the supervisor running, without a handle (it is in [`Runtime::tree`]).
+    pub async fn start_supervisor(
+        &self,
+        spec: SupervisorSpec,
+    ) -> Result<SupervisorRef, StartError> {
+        start_supervisor(&self.inner, None, spec).await
+    }
+}
+
+impl ChildSpec {
+    /// A child that is itself a supervisor (shutdown `infinity`, as OTP's default for
+    /// supervisors).
+    pub fn supervisor(id: impl Into<Arc<str>>, spec: SupervisorSpec) -> Self {
+        ChildSpec::from_start(id, ChildType::Supervisor, move |starter: Starter| {
+            let mut spec = spec.clone();
+            if starter.name.is_some() {
+                spec.name = starter.name.clone();
+            }
+            async move {
+                start_supervisor(&starter.rt, Some(starter.parent.clone()), spec)
+                    .await
+                    .map(Started::from)
+            }
+        })
+    }
+}
+
+pub(crate) async fn start_supervisor(
+    rt: &Arc<Inner>,
+    parent: Option<Arc<Cell>>,
+    spec: SupervisorSpec,
+) -> Result<SupervisorRef, StartError> {
+    spec.validate()?;
+    let (init_tx, init_rx) = oneshot::channel();
+    let parent_pid = parent.as_ref().map(|p| p.pid);
+    let is_root = parent.is_none();
+    let opts = SpawnOpts {
+        link: parent,
+        name: spec.name.clone(),
+        trap_exit: true,
+        ..SpawnOpts::default()
+    };
+    let addr = spawn_with(rt, opts, move |ctx: Ctx<SupMsg>| {
+        supervisor_main(ctx, spec, parent_pid, init_tx)
+    })?;
+    let shared = match init_rx.await {
+        Ok(Ok(shared)) => shared,
+        Ok(Err(e)) => {
+            // Return once the supervisor has exited, as OTP's start_link does after a failed
+            // init: the caller finds nothing of it left.
+            addr.wait().await;
+            return Err(e);
+        }
+        Err(_) => return Err(StartError::Exited(addr.wait().await)),
+    };
+    if is_root {
+        rt.add_root(&shared);
+    }
+    Ok(SupervisorRef { addr, shared })
+}
