@@ -9,6 +9,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::lock::Unpoisoned;
 use crate::process::cell::Cell;
 use crate::process::Pid;
 use crate::runtime::Runtime;
@@ -130,11 +131,7 @@ impl Runtime {
     /// # });
     /// ```
     pub fn intensity_exceeded(&self) -> Vec<(String, u64)> {
-        self.inner
-            .intensity_exceeded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.inner.intensity_exceeded.locked().clone()
     }
 
     /// Counts one intensity-exceeded shutdown of the supervisor `sup`, which is still alive
@@ -142,11 +139,7 @@ impl Runtime {
     /// on the way from a root down to `sup`, one lock at a time.
     pub(crate) fn note_intensity_exceeded(&self, sup: Pid) {
         let path = self.supervisor_path(sup).unwrap_or_else(|| sup.to_string());
-        let mut counts = self
-            .inner
-            .intensity_exceeded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut counts = self.inner.intensity_exceeded.locked();
         match counts.iter_mut().find(|(p, _)| *p == path) {
             Some((_, n)) => *n += 1,
             None => counts.push((path, 1)),

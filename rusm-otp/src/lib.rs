@@ -50,6 +50,7 @@ mod error;
 mod exit;
 mod inspect;
 mod link;
+mod lock;
 mod monitor;
 mod panics;
 mod pg;

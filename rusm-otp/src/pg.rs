@@ -34,6 +34,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::lock::Unpoisoned;
 use crate::process::{Addr, Pid};
 use crate::runtime::{Inner, Runtime};
 
@@ -104,7 +105,7 @@ pub(crate) struct Groups {
 impl Groups {
     fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Group>> {
         // No user code runs under this lock.
-        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+        self.groups.locked()
     }
 
     fn remove(&self, group: &str, pid: Pid) -> bool {

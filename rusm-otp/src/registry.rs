@@ -11,6 +11,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::lock::Unpoisoned;
 use crate::process::mailbox::TypedCell;
 
 use crate::error::RegisterError;
@@ -32,7 +33,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Entry>> {
-        self.names.lock().unwrap_or_else(|p| p.into_inner())
+        self.names.locked()
     }
 
     fn insert(

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use crate::lock::Unpoisoned;
 use crate::process::cell::Cell;
 use crate::process::Pid;
 use crate::registry::Registry;
@@ -88,13 +89,13 @@ impl Inner {
     }
 
     pub(crate) fn add_root(&self, sup: &Arc<SupervisorShared>) {
-        let mut roots = self.roots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut roots = self.roots.locked();
         roots.retain(|w| w.strong_count() > 0);
         roots.push(Arc::downgrade(sup));
     }
 
     pub(crate) fn roots(&self) -> Vec<Arc<SupervisorShared>> {
-        let roots = self.roots.lock().unwrap_or_else(|p| p.into_inner());
+        let roots = self.roots.locked();
         roots.iter().filter_map(Weak::upgrade).collect()
     }
 
@@ -107,7 +108,7 @@ impl Inner {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return;
         }
-        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let owned = self.owned.locked().take();
         let in_async = tokio::runtime::Handle::try_current().is_ok();
         match (owned, in_async) {
             (Some(rt), false) => {
@@ -263,7 +264,7 @@ impl Runtime {
             .enable_all()
             .build()?;
         let this = Runtime::with_handle(rt.handle().clone());
-        *this.inner.owned.lock().unwrap_or_else(|p| p.into_inner()) = Some(rt);
+        *this.inner.owned.locked() = Some(rt);
         Ok(this)
     }
 

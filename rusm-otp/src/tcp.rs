@@ -46,6 +46,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::exit::{ExitReason, IntoExitReason};
+use crate::lock::Unpoisoned;
 use crate::process::Ctx;
 use crate::runtime::Runtime;
 use crate::supervisor::start_dynamic;
@@ -481,7 +482,7 @@ where
     let (closing, runtime_inner) = (control.clone(), rt.clone());
     spec.on_stop = Some(StopHook::new(move || {
         closing.close_socket();
-        let mut listeners = lock(&runtime_inner.listeners);
+        let mut listeners = runtime_inner.listeners.locked();
         closing
             .stopped
             .store(true, std::sync::atomic::Ordering::Release);
@@ -497,7 +498,7 @@ where
         control,
     };
     // Unless it has stopped already: its stop hook sets the flag under the same lock.
-    let mut listeners = lock(&rt.listeners);
+    let mut listeners = rt.listeners.locked();
     if !listener
         .control
         .stopped
@@ -509,16 +510,12 @@ where
     Ok((local, listener))
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Runtime {
     /// The listeners running on this runtime, in start order: those started with
     /// [`listen`](Self::listen) and [`ListenerBuilder`], and those started as child specs
     /// inside a supervision tree, which have no other handle.
     pub fn listeners(&self) -> Vec<Listener> {
-        lock(&self.inner.listeners).clone()
+        self.inner.listeners.locked().clone()
     }
 
     /// The running listener bound to `addr` (the first one, when several share the port).
@@ -543,7 +540,9 @@ impl Runtime {
     /// });
     /// ```
     pub fn listener(&self, addr: SocketAddr) -> Option<Listener> {
-        lock(&self.inner.listeners)
+        self.inner
+            .listeners
+            .locked()
             .iter()
             .find(|l| l.local_addr() == addr)
             .cloned()
@@ -576,11 +575,7 @@ where
         async move {
             let sup =
                 start_dynamic(&s.rt, Some(s.parent.clone()), DynamicSupervisorSpec::new()).await?;
-            *shared
-                .control
-                .conns
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(sup.clone());
+            *shared.control.conns.locked() = Some(sup.clone());
             Ok(Started::from(sup))
         }
     })

@@ -25,6 +25,7 @@ use std::task::Waker;
 
 use crate::exit::ExitReason;
 use crate::link::ExitSignal;
+use crate::lock::Unpoisoned;
 use crate::monitor::{Down, MonitorRef};
 use crate::process::Pid;
 use crate::runtime::Inner;
@@ -358,7 +359,7 @@ impl<B: ?Sized> CellOf<B> {
     pub(crate) fn lock(&self) -> Guard<'_, B> {
         // A panic never happens while this lock is held (no user code runs under it), so a
         // poisoned lock still holds consistent data.
-        Guard(self.state.lock().unwrap_or_else(|p| p.into_inner()))
+        Guard(self.state.locked())
     }
 
     /// Polls of the process's task so far (`process_info`'s reductions).

@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::exit::ExitReason;
+use crate::lock::Unpoisoned;
 use crate::process::cell::Cell;
 use crate::process::Pid;
 
@@ -173,10 +174,7 @@ impl Table {
 
     fn lock(&self, shard: usize) -> MutexGuard<'_, Slots> {
         // No user code runs under this lock.
-        self.shards[shard]
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.shards[shard].0.locked()
     }
 
     pub(crate) fn insert(&self, cell: Arc<Cell>) {

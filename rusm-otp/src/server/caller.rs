@@ -6,6 +6,7 @@
 //! [`Caller`]s) counts its holders; when the last one goes without a reply — the server
 //! dropped it, or died with the request still queued — the caller is woken at once.
 
+use crate::lock::Unpoisoned;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,7 +42,7 @@ pub(crate) struct CallCell<Req, R> {
 impl<Req, R> CallCell<Req, R> {
     fn lock(&self) -> MutexGuard<'_, State<Req, R>> {
         // No user code runs under this lock.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.locked()
     }
 }
 

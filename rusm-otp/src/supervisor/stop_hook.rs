@@ -1,5 +1,6 @@
 //! [`StopHook`]: what a supervisor runs once as it starts to stop.
 
+use crate::lock::Unpoisoned;
 use std::sync::{Arc, Mutex};
 
 /// A callback run once, when a supervisor starts to stop — before it stops its children — or
@@ -22,7 +23,7 @@ impl StopHook {
 
 impl StopHookOnce {
     fn run(&self) {
-        let f = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let f = self.0.locked().take();
         if let Some(f) = f {
             f();
         }

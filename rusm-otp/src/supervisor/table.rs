@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::spec::{ChildSpec, ChildType, Restart, Shutdown, Started};
+use crate::lock::Unpoisoned;
 use crate::process::cell::Cell;
 use crate::process::mailbox::TypedCell;
 use crate::process::{Addr, Pid, ProcessHandle};
@@ -286,7 +287,7 @@ impl SupervisorShared {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, ChildTable> {
-        self.children.lock().unwrap_or_else(|p| p.into_inner())
+        self.children.locked()
     }
 
     /// The work done on the table so far: rows visited and queued signals scanned. Starting

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::exit::{ExitReason, IntoExitReason};
+use crate::lock::Unpoisoned;
 use crate::process::Ctx;
 use crate::supervisor::Shutdown;
 use crate::tcp::connection::serve;
@@ -100,11 +101,7 @@ where
                 if shared.config.close_with_reset {
                     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 }
-                let conns = control
-                    .conns
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
+                let conns = control.conns.locked().clone();
                 let Some(conns) = conns else {
                     return ExitReason::error("connections supervisor is not running");
                 };

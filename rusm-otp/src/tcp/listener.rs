@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::exit::ExitReason;
+use crate::lock::Unpoisoned;
 use crate::process::ProcessHandle;
 use crate::supervisor::{DynamicSupervisorRef, SupervisorRef};
 use crate::tcp::ListenerConfig;
@@ -80,7 +81,7 @@ impl Control {
     }
 
     pub(crate) fn conns(&self) -> Option<DynamicSupervisorRef> {
-        self.conns.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.conns.locked().clone()
     }
 
     /// The socket's generation; it changes whenever the socket is closed or replaced.
@@ -90,7 +91,7 @@ impl Control {
 
     /// The current socket and its generation.
     pub(crate) fn socket(&self) -> (u64, Option<Arc<TcpListener>>) {
-        let socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
+        let socket = self.socket.locked();
         (self.generation(), socket.clone())
     }
 
@@ -98,7 +99,7 @@ impl Control {
     /// waiting in `accept`, even one slow to drop its copy of the socket.
     pub(crate) fn close_socket(&self) {
         let old = {
-            let mut socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
+            let mut socket = self.socket.locked();
             self.generation.fetch_add(1, Ordering::AcqRel);
             socket.take()
         };
@@ -110,7 +111,7 @@ impl Control {
     /// Binds a fresh socket on the bound address, with the listener's options.
     fn open_socket(&self) -> io::Result<()> {
         let fresh = Arc::new(super::bind(&self.rebind)?);
-        let mut socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
+        let mut socket = self.socket.locked();
         self.generation.fetch_add(1, Ordering::AcqRel);
         *socket = Some(fresh);
         Ok(())
@@ -170,7 +171,7 @@ impl Control {
 
     fn injected(&self) -> InjectedGuard<'_> {
         InjectedGuard {
-            q: self.injected.lock().unwrap_or_else(|p| p.into_inner()),
+            q: self.injected.locked(),
             flag: &self.injecting,
         }
     }
