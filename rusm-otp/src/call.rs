@@ -45,6 +45,10 @@ impl<M> Addr<M> {
     ///
     /// See [`call_timeout`](Self::call_timeout).
     ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe, as [`call_timeout`](Self::call_timeout).
+    ///
     /// # Examples
     ///
     /// ```
@@ -73,6 +77,15 @@ impl<M> Addr<M> {
     ///
     /// [`CallError::Timeout`], [`CallError::NoProc`], [`CallError::Exited`], or
     /// [`CallError::CallingSelf`] when a process calls itself.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: the request built by `make` is queued in the callee's
+    /// mailbox at the first poll, and dropping the future does not take it back. The callee
+    /// still receives and handles it; dropping the future only drops the reply channel, so
+    /// its [`ReplyTo::reply`] then returns `false` and the reply is dropped (as a late reply
+    /// to a timed-out `gen_server:call`). Dropped before its first poll, the future sends
+    /// nothing.
     pub async fn call_timeout<R>(
         &self,
         make: impl FnOnce(ReplyTo<R>) -> M,

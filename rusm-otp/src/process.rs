@@ -223,7 +223,8 @@ impl ProcessHandle {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: dropping the future only stops waiting.
+    /// This method is cancel safe: waiting changes nothing, and dropping the future only stops
+    /// waiting; the exit reason stays there for a later `wait`.
     pub async fn wait(&self) -> ExitReason {
         self.cell.wait_finished().await
     }
@@ -234,6 +235,12 @@ impl ProcessHandle {
     }
 }
 
+/// `handle.await` waits for the process to exit and returns its reason, as
+/// [`wait`](ProcessHandle::wait).
+///
+/// # Cancel safety
+///
+/// This future is cancel safe, as [`wait`](ProcessHandle::wait).
 impl IntoFuture for ProcessHandle {
     type Output = ExitReason;
     type IntoFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
@@ -276,6 +283,12 @@ impl<M> std::ops::Deref for Addr<M> {
     }
 }
 
+/// `addr.await` waits for the process to exit and returns its reason, as
+/// [`wait`](ProcessHandle::wait).
+///
+/// # Cancel safety
+///
+/// This future is cancel safe, as [`wait`](ProcessHandle::wait).
 impl<M: Send + 'static> IntoFuture for Addr<M> {
     type Output = ExitReason;
     type IntoFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;

@@ -343,6 +343,17 @@ impl Runtime {
     ///
     /// A bad address, a port in use, a privileged port: the `io::Error`, naming the address.
     ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe. At the first poll, before its one await, it checks the
+    /// options, reads the TLS files, resolves the address, binds the socket (it listens from
+    /// then on: connects wait in its backlog) and spawns the listener's supervisor, which goes
+    /// on to start its connections supervisor and acceptors. Dropping the future then stops
+    /// none of it: the listener serves with no [`Listener`] returned, missing from
+    /// [`listeners`](Self::listeners) and [`tree`](Self::tree). Its process is registered as
+    /// `listener <addr>`: [`whereis`](Self::whereis) finds it, and killing it closes the
+    /// socket. Dropped before its first poll, the future binds nothing.
+    ///
     /// # Examples
     ///
     /// ```
@@ -382,6 +393,11 @@ impl Runtime {
     ///
     /// As [`listen`](Self::listen), and `InvalidInput` for zero acceptors, max connections or
     /// backlog.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe, as [`listen`](Self::listen): once polled, the socket is
+    /// bound and the listener started, whether or not the future is dropped.
     pub async fn listen_with<H, Fut>(
         &self,
         config: ListenerConfig,
@@ -606,6 +622,12 @@ where
 /// # Errors
 ///
 /// The `io::Error` of the connect, e.g. `ConnectionRefused`.
+///
+/// # Cancel safety
+///
+/// This method is cancel safe: dropping the future closes the socket it was connecting, if
+/// any, and sends nothing on it (a peer that had already accepted the connection sees it
+/// closed). A name lookup still running finishes on tokio's blocking pool, its result unused.
 pub async fn connect(addr: impl tokio::net::ToSocketAddrs) -> io::Result<TcpStream> {
     tokio::net::TcpStream::connect(addr)
         .await

@@ -345,7 +345,8 @@ impl Runtime {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: it only reads counters and waits.
+    /// This method is cancel safe: it only reads counters and sleeps, so dropping the future
+    /// changes nothing.
     pub async fn top_window(&self, n: usize, window: Duration) -> Vec<TopEntry> {
         let before: std::collections::HashMap<u64, u64> = self
             .inner

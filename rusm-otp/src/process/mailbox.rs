@@ -171,7 +171,9 @@ impl<M> Ctx<M> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a message is removed from a queue only when it is returned.
+    /// This method is cancel safe: a message is taken from its queue only in the poll that
+    /// returns it, so dropping the future loses nothing; the next message stays queued for the
+    /// next receive.
     pub async fn recv(&mut self) -> Msg<M> {
         // Borrowed, not cloned: a receive costs no reference count, and one lock.
         let cell = &*self.addr.tx;
@@ -184,6 +186,10 @@ impl<M> Ctx<M> {
     /// This is the shape of a receive loop that compiles in every edition: in edition 2024 an
     /// endless `loop { ctx.recv().await; … }` has type `!`, which is not an exit reason, while
     /// a `while let` loop has type `()`.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe, as [`recv`](Self::recv).
     ///
     /// # Examples
     ///
@@ -208,10 +214,6 @@ impl<M> Ctx<M> {
     /// assert!(counter.wait().await.is_normal());
     /// # });
     /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe, as [`recv`](Self::recv).
     pub async fn next(&mut self) -> Option<Msg<M>> {
         Some(self.recv().await)
     }
@@ -225,12 +227,19 @@ impl<M> Ctx<M> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe, as [`recv`](Self::recv).
+    /// This method is cancel safe, as [`recv`](Self::recv): a message is taken only when it is
+    /// returned, and a timeout takes none. The timer starts at the first poll and is dropped
+    /// with the future.
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Msg<M>> {
         tokio::time::timeout(timeout, self.recv()).await.ok()
     }
 
     /// Receives the next user message, leaving system messages queued for a later `recv`.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe, as [`recv`](Self::recv): a user message is taken from the
+    /// mailbox only in the poll that returns it, and system messages are never taken.
     pub async fn recv_user(&mut self) -> M {
         let cell = &*self.addr.tx;
         poll_fn(move |cx| {

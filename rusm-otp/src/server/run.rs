@@ -183,7 +183,10 @@ impl Runtime {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future does not stop the server it may have started.
+    /// This method is not cancel safe: the server process is spawned at the first poll, and
+    /// dropping the future while `init` runs does not stop it. It runs `init` to its end and,
+    /// if that succeeds, serves; but no [`ServerRef`] comes back, so it is reached only by its
+    /// pid ([`Runtime::processes`]) or its name.
     pub async fn start_server<S: Server>(&self, args: S::Args) -> Result<ServerRef<S>, StartError> {
         start::<S>(&self.inner, SpawnOpts::default(), args).await
     }
@@ -199,7 +202,9 @@ impl Runtime {
     ///
     /// # Cancel safety
     ///
-    /// As [`start_server`](Self::start_server).
+    /// This method is not cancel safe, as [`start_server`](Self::start_server): the name is
+    /// taken at the first poll, and a server whose start future was dropped keeps it;
+    /// [`whereis_server`](Self::whereis_server) finds it.
     pub async fn start_server_named<S: Server>(
         &self,
         name: impl Into<Arc<str>>,
@@ -230,7 +235,9 @@ impl<M> Ctx<M> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future does not stop the server it may have started.
+    /// This method is not cancel safe: the server is spawned and linked at the first poll, and
+    /// dropping the future while `init` runs does not stop it; it goes on, linked to this
+    /// process, with no [`ServerRef`] returned.
     pub async fn start_server_link<S: Server>(
         &self,
         args: S::Args,
@@ -259,7 +266,10 @@ impl Starter {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future does not stop the server it may have started.
+    /// This method is not cancel safe: the server is spawned at the first poll, linked to the
+    /// supervisor and registered under the spec's name, and dropping the future while `init`
+    /// runs does not stop it. The supervisor then never records it (see
+    /// [`spawn_init`](Self::spawn_init)): it runs with only its link to the supervisor.
     pub async fn start_server<S: Server>(&self, args: S::Args) -> Result<ServerRef<S>, StartError> {
         let opts = SpawnOpts {
             link: Some(self.parent.clone()),

@@ -36,8 +36,12 @@ impl<S: Server> ServerRef<S> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future stops waiting; the request may still be handled, and its reply is
-    /// then dropped (as a late reply to a timed-out `gen_server:call`).
+    /// This method is not cancel safe: the request is queued in the server's mailbox at the
+    /// first poll. Dropping the future after that withdraws it if the server has not taken it
+    /// yet (it is dropped, never handled); once the server has taken it, `handle_call` runs to
+    /// its end and the reply is dropped (as a late reply to a timed-out `gen_server:call`).
+    /// Dropped before its first poll, the future sends nothing. A timeout ends the call the
+    /// same way.
     pub async fn call<Req>(&self, req: Req) -> Result<S::Reply, CallError<Req>>
     where
         S: Call<Req>,
@@ -58,7 +62,7 @@ impl<S: Server> ServerRef<S> {
     ///
     /// # Cancel safety
     ///
-    /// As [`call`](Self::call).
+    /// This method is not cancel safe, as [`call`](Self::call).
     pub async fn call_timeout<Req>(
         &self,
         req: Req,
@@ -142,7 +146,8 @@ impl<S: Server> ServerRef<S> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future stops waiting; the server still stops.
+    /// This method is not cancel safe: the stop request is queued at the first poll, and the
+    /// server still stops; dropping the future only stops waiting for its exit.
     pub async fn stop(&self, reason: ExitReason) -> ExitReason {
         let _ = self.addr.send(Envelope(Kind::Stop(reason)));
         self.addr.wait().await
@@ -158,7 +163,8 @@ impl<S: Server> ServerRef<S> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: dropping the future only stops waiting.
+    /// This method is cancel safe: the request changes nothing, and dropping the future only
+    /// stops waiting; the server, when it comes to the request, formats its state for no one.
     pub async fn get_state(&self) -> Result<String, CallError>
     where
         S: fmt::Debug,

@@ -333,6 +333,12 @@ impl Runtime {
     /// # Errors
     ///
     /// [`StartError::InvalidSpec`] for a zero period.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe, as [`Runtime::start_supervisor`]: the supervisor is
+    /// spawned at the first poll, and dropping the future before it returns leaves it running
+    /// with no handle and not yet recorded as a root (missing from [`Runtime::tree`]).
     pub async fn start_dynamic_supervisor(
         &self,
         spec: DynamicSupervisorSpec,

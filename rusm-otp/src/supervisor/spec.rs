@@ -201,6 +201,14 @@ impl Starter {
     ///
     /// [`StartError::Register`] when the name is taken; [`StartError::Failed`] when the child
     /// failed its init.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe: the child is spawned at the first poll, linked to the
+    /// supervisor and registered under the spec's name. Dropping the future while it waits for
+    /// the child's init leaves the child running, with only its link to the supervisor: the
+    /// supervisor never adds it to its table, so it is not restarted, not stopped by its
+    /// shutdown spec, and its exit is ignored; its [`InitAck::ok`] reports to no one.
     pub async fn spawn_init<M, F, Fut>(&self, f: F) -> Result<Addr<M>, StartError>
     where
         M: Send + 'static,

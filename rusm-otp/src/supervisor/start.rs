@@ -25,8 +25,12 @@ impl Runtime {
     ///
     /// # Cancel safety
     ///
-    /// This method is not cancel safe: dropping the future while the supervisor starts leaves
-    /// the supervisor running, without a handle (it is in [`Runtime::tree`]).
+    /// This method is not cancel safe: the supervisor process is spawned at the first poll and
+    /// starts its children whether or not the future is still there. Dropping the future
+    /// before it returns leaves the supervisor running without a handle; it is recorded as a
+    /// root only when the start returns, so it is missing from [`Runtime::tree`] (and
+    /// [`Runtime::supervisor`]), and the runtime's shutdown kills it with the processes left
+    /// rather than stopping it in order. A named one is still found by [`Runtime::whereis`].
     pub async fn start_supervisor(
         &self,
         spec: SupervisorSpec,

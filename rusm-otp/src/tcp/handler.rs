@@ -208,6 +208,12 @@ impl<H: Handler> ListenerBuilder<H> {
     ///
     /// As [`Runtime::listen_with`], and `InvalidInput` when the handler needs state and none
     /// was given.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel safe, as [`Runtime::listen`]: at the first poll the socket
+    /// is bound and the listener's supervisor spawned, and dropping the future then leaves the
+    /// listener serving with no [`Listener`] returned.
     pub async fn start(self, rt: &Runtime) -> io::Result<(SocketAddr, Listener)> {
         let (config, f) = self.parts()?;
         crate::tcp::start_listener(&rt.inner, None, config, f).await

@@ -414,9 +414,11 @@ impl Listener {
     ///
     /// # Cancel safety
     ///
-    /// This method is not cancel safe: the listener stops accepting at the first poll, and
-    /// dropping the future then leaves it not accepting, its connections not waited for; the
-    /// listener itself is stopped only if the future runs to the end.
+    /// This method is not cancel safe: at the first poll the listener closes its socket (new
+    /// connects are refused) and is marked to be left stopped, not restarted, however it ends.
+    /// Dropping the future then leaves it so, not accepting, its open connections neither
+    /// waited for nor killed; the listener itself is stopped only if the future runs to the
+    /// end.
     ///
     /// # Examples
     ///
