@@ -4,14 +4,16 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::error::CallError;
-use crate::process::call_timer::SharedDeadline;
-use crate::process::{current_pid, Addr};
+use crate::process::addr::Addr;
+use crate::process::cell::Cell;
+use crate::process::current::current_pid;
 
 /// `gen_server:call/2`'s default timeout: 5 seconds.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -183,6 +185,58 @@ impl<M: Send + 'static> Addr<M> {
         TimerRef {
             task: task.abort_handle(),
             fired,
+        }
+    }
+}
+
+/// A call's hold on its process's timer, set to the call's deadline; released when dropped.
+pub(crate) struct SharedDeadline {
+    cell: Arc<Cell>,
+}
+
+impl SharedDeadline {
+    /// Takes the running process's timer for a call due at `deadline`; `None` outside a
+    /// process or while another call holds it.
+    pub(crate) fn take(deadline: Instant) -> Option<Self> {
+        let cell = crate::process::current::current_cell()?;
+        {
+            let mut st = cell.lock();
+            let slot = &mut st.monitors().call_timer;
+            match slot {
+                Some(t) if t.busy => return None,
+                Some(t) => {
+                    t.busy = true;
+                    t.sleep.as_mut().reset(deadline);
+                }
+                None => {
+                    *slot = Some(crate::process::call_timer::CallTimer {
+                        sleep: Box::pin(tokio::time::sleep_until(deadline)),
+                        busy: true,
+                    })
+                }
+            }
+        }
+        Some(SharedDeadline { cell })
+    }
+
+    /// Ready once the deadline has passed; registers `cx` to be woken then.
+    pub(crate) fn poll_elapsed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.cell.lock();
+        match &mut st.monitors().call_timer {
+            Some(t) => t.sleep.as_mut().poll(cx),
+            // The process's state is gone (it exited): nothing left to wait for.
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl Drop for SharedDeadline {
+    fn drop(&mut self) {
+        let mut st = self.cell.lock();
+        if let Some(m) = st.monitors.as_mut() {
+            if let Some(t) = m.call_timer.as_mut() {
+                t.busy = false;
+            }
         }
     }
 }

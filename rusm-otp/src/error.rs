@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::exit::ExitReason;
-use crate::process::Pid;
+use crate::pid::Pid;
 
 /// A message could not be delivered because the process has exited; the message is returned.
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -22,18 +22,6 @@ impl<M> fmt::Display for SendError<M> {
 }
 
 impl<M> std::error::Error for SendError<M> {}
-
-/// A string was not a pid: neither `<0.N.0>` nor a number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsePidError(pub(crate) ());
-
-impl fmt::Display for ParsePidError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a pid: expected <0.N.0> or a number")
-    }
-}
-
-impl std::error::Error for ParsePidError {}
 
 /// Linking failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

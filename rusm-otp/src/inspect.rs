@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lock::Unpoisoned;
+use crate::pid::Pid;
 use crate::process::cell::Cell;
-use crate::process::Pid;
 use crate::runtime::Runtime;
 use crate::supervisor::{ChildState, ChildTable, ChildType, Restart, SupervisorShared};
 
@@ -96,7 +96,7 @@ impl Runtime {
     pub fn tree(&self) -> TreeSnapshot {
         let roots = self
             .inner
-            .roots()
+            .roots::<SupervisorShared>()
             .into_iter()
             .filter(|s| self.inner.lookup(s.pid).is_some())
             .map(|s| {
@@ -149,7 +149,7 @@ impl Runtime {
     /// The path of the supervisor `pid` in the tree: the ids from its root down, joined
     /// by `/` (a root's id is its registered name, or `supervisor`).
     fn supervisor_path(&self, pid: Pid) -> Option<String> {
-        let roots = self.inner.roots();
+        let roots = self.inner.roots::<SupervisorShared>();
         // `pid`, its parent, …, up to a root supervisor.
         let mut chain = vec![pid];
         let root = loop {

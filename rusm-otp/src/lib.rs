@@ -2,57 +2,72 @@
 //!
 //! # Crate map
 //!
-//! The files by layer, bottom to top: each layer builds on the ones listed before it. That is
-//! the reading order, not yet the import graph: some lower files still import upper ones
-//! (`runtime.rs` keeps the supervision roots, from `supervisor/table.rs`, and the running
-//! listeners, from `tcp/listener.rs`; `error.rs` names `Pid` from `process.rs`; `process/`
-//! reaches into `runtime.rs`), so many files, from `error.rs` up to `tcp.rs`, form one import
-//! cycle.
+//! The files by layer, bottom to top, each importing only from the files listed before it; a
+//! module's own file (`process.rs`, `supervisor.rs`, …) is its table of contents, listed after
+//! its files (`rust-layers.py` checks it in CI: no import cycle, no file over 500 lines
+//! of code). Two links point up without an import: a process's cell holds its runtime as an
+//! opaque reference that `runtime.rs` reads (`process/cell.rs`, `RuntimeRef`), and the
+//! runtime keeps the supervision roots and the listeners for the layers above it without
+//! knowing their types (a root's pid and opaque state; `Inner::slot`). Inside the crate a
+//! name is imported from the file that defines it, not through a module's table of contents.
 //!
 //! | layer | file | what it holds |
 //! |---|---|---|
-//! | values | `lock.rs` | `Unpoisoned::locked`, the one way the crate takes a lock (poisoning ignored) |
+//! | values | `pid.rs` | [`Pid`] and [`ParsePidError`] |
 //! | | `exit.rs` | [`ExitReason`], Erlang's exit reasons as data; [`IntoExitReason`], [`ExitCounts`] |
+//! | | `signal.rs` | what a process receives as a signal: [`ExitSignal`], [`Down`], [`MonitorRef`] |
 //! | | `error.rs` | the error types, one per operation family ([`CallError`], [`StartError`], …) |
-//! | | `panics.rs` | [`report_process_panics`]: one `tracing` event per panicking process |
-//! | process | `process.rs` | [`Pid`], [`ProcessHandle`], [`Addr`], spawning ([`Runtime::spawn`]) and the process task |
+//! | | `lock.rs` | `Unpoisoned::locked`, the one way the crate takes a lock (poisoning ignored) |
+//! | process | `process/call_timer.rs` | the one timer a process's calls share (its data) |
 //! | | `process/cell.rs` | a process's shared cell: its state under one lock (exit, links, monitors, signals), its mailbox, its waker |
-//! | | `process/mailbox.rs` | [`Ctx`] and [`Msg`]: receiving from the user queue and the system path |
-//! | | `process/call_timer.rs` | the one timer a process's calls share |
+//! | | `process/current.rs` | what runs on this thread: the polled process's pid and cell ([`current_pid`]) |
+//! | | `panics.rs` | [`report_process_panics`]: one `tracing` event per panicking process |
+//! | | `process/queue.rs` | the user mailbox's queue and [`Msg`], what a receive returns |
+//! | | `process/addr.rs` | [`ProcessHandle`] and the typed [`Addr`]: send, kill, exit, wait |
+//! | | `process/mailbox.rs` | [`Ctx`]: receiving from the user queue and the system path, `trap_exit` |
+//! | runtime | `runtime/table.rs` | the process table: every live process's cell by pid, in shards |
+//! | | `runtime/names.rs` | the name table the registry API reads and writes |
+//! | | `runtime/groups.rs` | the process groups table the `pg` API reads and writes |
+//! | | `runtime.rs` | [`Runtime`]: a tokio runtime and its tables; the roots and slots kept for the layers above; its shutdown |
+//! | process API | `process/spawn.rs` | spawning ([`Runtime::spawn`], `Ctx::spawn_link`, …) and the process task: polls, exit signals, the exit in order |
 //! | | `process/info.rs` | [`Runtime::process_info`], [`Runtime::top`]: what a process does, read without asking it |
-//! | links, names, calls | `link.rs` | links and [`ExitSignal`], the exit signal a trapping process receives |
-//! | | `monitor.rs` | monitors, [`MonitorRef`] and [`Down`] |
-//! | | `registry.rs` | the name registry: [`Runtime::register`], [`Runtime::whereis`] |
+//! | | `process.rs` | the module's docs (pre-emption), its files and re-exports |
+//! | | `link.rs` | links (`Ctx::link`, `unlink`) |
+//! | | `monitor.rs` | monitors (`Ctx::monitor`, `demonitor`) |
+//! | | `registry.rs` | the name registry: [`Runtime::register`], [`Runtime::whereis`], `Ctx::register` |
 //! | | `pg.rs` | process groups ([`Pg`]), as OTP's `pg` |
-//! | | `call.rs` | [`Addr::call`] (request/reply, [`ReplyTo`]) and [`Addr::send_after`] ([`TimerRef`]) |
-//! | runtime | `runtime.rs` | [`Runtime`]: a tokio runtime, its process table, names, groups, roots, listeners; its shutdown |
-//! | | `runtime/table.rs` | the process table: every live process's cell by pid, in shards |
-//! | servers | `server.rs` | the module's docs (`gen_server`), its files and re-exports |
+//! | | `call.rs` | [`Addr::call`] (request/reply, [`ReplyTo`]), [`Addr::send_after`] ([`TimerRef`]), the shared call deadline |
+//! | supervisors | `supervisor/strategy.rs` | [`Strategy`], [`AutoShutdown`], the restart-intensity window |
+//! | | `supervisor/spec.rs` | [`ChildSpec`], [`Restart`], [`Shutdown`], [`Backoff`], [`Started`], [`Starter`] |
+//! | | `supervisor/table.rs` | a supervisor's child table, shared with inspection; `which_children` rows |
+//! | | `supervisor/stop_hook.rs` | what a supervisor runs once as it starts to stop |
+//! | | `supervisor/supervisor_spec.rs` | [`SupervisorSpec`] and OTP's `check_childspecs` checks |
+//! | | `supervisor/shutdown.rs` | linking a child and stopping it by its shutdown spec |
+//! | | `supervisor/dynamic.rs` | the dynamic supervisor: its spec, [`DynamicSupervisorRef`] and its process |
+//! | | `supervisor/handle.rs` | [`SupervisorRef`]: OTP's child-management calls, table reads, lookup by name |
+//! | | `supervisor/static_loop.rs` | the static supervisor's process: starts, restarts, requests, stop |
+//! | | `supervisor/start.rs` | starting a static supervisor, as a root or as a child |
+//! | | `supervisor.rs` | the module's docs (OTP's semantics), its files and re-exports |
+//! | servers | `server/caller.rs` | a call's shared request and reply slot, and [`Caller`](server::Caller) (OTP's `From`) |
 //! | | `server/behaviour.rs` | [`Server`](server::Server), [`Call`](server::Call), [`Cast`](server::Cast), what callbacks get and return, the mailbox envelope |
-//! | | `server/caller.rs` | a call's shared request and reply slot, and [`Caller`](server::Caller) (OTP's `From`) |
 //! | | `server/dispatch.rs` | how a call or cast reaches the `Call`/`Cast` impl it was checked against |
 //! | | `server/run.rs` | the server loop and the starts ([`Runtime::start_server`], …) |
 //! | | `server/server_ref.rs` | [`ServerRef`]: call, cast, send, stop, get_state |
-//! | supervisors | `supervisor.rs` | the module's docs (OTP's semantics), its files and re-exports |
-//! | | `supervisor/spec.rs` | [`ChildSpec`], [`Restart`], [`Shutdown`], [`Backoff`], [`Started`], [`Starter`] |
-//! | | `supervisor/supervisor_spec.rs` | [`SupervisorSpec`] and OTP's `check_childspecs` checks |
-//! | | `supervisor/strategy.rs` | [`Strategy`], [`AutoShutdown`], the restart-intensity window |
-//! | | `supervisor/table.rs` | a supervisor's child table, shared with inspection; `which_children` rows |
-//! | | `supervisor/stop_hook.rs` | what a supervisor runs once as it starts to stop |
-//! | | `supervisor/shutdown.rs` | linking a child and stopping it by its shutdown spec |
-//! | | `supervisor/start.rs` | starting a static supervisor, as a root or as a child |
-//! | | `supervisor/static_loop.rs` | the static supervisor's process: starts, restarts, requests, stop |
-//! | | `supervisor/handle.rs` | [`SupervisorRef`]: OTP's child-management calls, table reads, lookup by name |
-//! | | `supervisor/dynamic.rs` | the dynamic supervisor: its spec, [`DynamicSupervisorRef`] and its process |
-//! | TCP | `tcp.rs` | [`ListenerConfig`], [`Runtime::listen`], the listener's subtree, [`connect`] |
-//! | | `tcp/listener.rs` | [`Listener`]: info, max connections, suspend/resume, drain |
-//! | | `tcp/acceptor.rs` | an acceptor process: accepts, backs off when out of descriptors |
-//! | | `tcp/handshake.rs` | before the handler: the PROXY header, then TLS, under one timeout |
+//! | | `server.rs` | the module's docs (`gen_server`), its files and re-exports |
+//! | TCP | `tcp/tls.rs` | `TlsConfig` (feature `tls`): certificates, keys, the rustls handshake |
+//! | | `tcp/config.rs` | [`ListenerConfig`]: a listener's options, their defaults and builder methods |
+//! | | `tcp/socket.rs` | the listening socket, bound with the listener's options |
 //! | | `tcp/proxy_protocol.rs` | the PROXY protocol v1 and v2 header ([`ProxyHeader`]) |
-//! | | `tcp/tls.rs` | `TlsConfig` (feature `tls`): certificates, keys, the rustls handshake |
-//! | | `tcp/connection.rs` | a connection's process body: handler, idle watchdog, slot, exit report |
-//! | | `tcp/stream.rs` | [`TcpStream`]: plain TCP or TLS, the idle clock, the PROXY header's peer |
+//! | | `tcp/stream.rs` | [`TcpStream`], the transport: plain TCP or TLS, the idle clock, the PROXY header's peer |
+//! | | `tcp/connect.rs` | [`connect`]: an outbound connection |
+//! | | `tcp/listener.rs` | [`Listener`] and its control block: connection slots (max connections), info, suspend/resume, drain |
+//! | | `tcp/handshake.rs` | before the handler: the PROXY header, then TLS, under one timeout |
+//! | | `tcp/shared.rs` | what a listener's acceptors and connections share |
+//! | | `tcp/connection.rs` | a connection's process body: handshake, handler, idle watchdog, slot, exit report |
+//! | | `tcp/acceptor.rs` | an acceptor process: accepts, backs off when out of descriptors |
+//! | | `tcp/listener_sup.rs` | the listener supervisor: [`Runtime::listen`], the subtree (connections supervisor, acceptors), the runtime's listeners |
 //! | | `tcp/handler.rs` | [`Handler`] (what `#[rusm::connection]` makes) and [`ListenerBuilder`] |
+//! | | `tcp.rs` | the module's docs (the listener's subtree, max connections, accept errors, handshakes), its files and re-exports |
 //! | inspection | `inspect.rs` | [`Runtime::tree`]: a [`TreeSnapshot`] of every supervision tree |
 //! | crate root | `lib.rs` | these docs, the modules and the public re-exports |
 //!
@@ -112,30 +127,32 @@ mod lock;
 mod monitor;
 mod panics;
 mod pg;
+mod pid;
 pub mod process;
 mod registry;
 mod runtime;
 pub mod server;
+mod signal;
 pub mod supervisor;
 mod tcp;
 
 pub use call::{ReplyTo, TimerRef, DEFAULT_CALL_TIMEOUT};
 pub use error::{
-    CallError, HandshakeError, HandshakeStage, LinkError, ParsePidError, RegisterError, SendError,
-    StartError, SupervisorError,
+    CallError, HandshakeError, HandshakeStage, LinkError, RegisterError, SendError, StartError,
+    SupervisorError,
 };
 pub use exit::{ExitCounts, ExitError, ExitReason, IntoExitReason};
 pub use inspect::{Node, NodeKind, NodeStatus, TreeSnapshot};
-pub use link::ExitSignal;
-pub use monitor::{Down, MonitorRef};
 pub use panics::report_process_panics;
 pub use pg::{Pg, PgError};
+pub use pid::ParsePidError;
 pub use process::{
     current_pid, Addr, Ctx, Msg, Pid, ProcessHandle, ProcessInfo, ProcessRow, ProcessStatus, TopBy,
     TopEntry,
 };
 pub use runtime::{raise_fd_limit, Runtime, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use server::ServerRef;
+pub use signal::{Down, ExitSignal, MonitorRef};
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSpec, ChildType, DynamicSupervisorRef,
     DynamicSupervisorSpec, InitAck, Restart, Shutdown, Started, StartedChild, Starter, Strategy,

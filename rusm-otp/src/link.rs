@@ -10,17 +10,10 @@
 
 use crate::error::LinkError;
 use crate::exit::ExitReason;
+use crate::pid::Pid;
 use crate::process::cell::{lock_pair, Signal};
-use crate::process::{Ctx, Pid};
-
-/// An exit signal received as a message by a process that traps exits (`{'EXIT', From, Reason}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExitSignal {
-    /// The process that exited, or that sent the signal ([`Pid::EXTERNAL`] from outside).
-    pub from: Pid,
-    /// Its reason.
-    pub reason: ExitReason,
-}
+use crate::process::mailbox::Ctx;
+use crate::signal::ExitSignal;
 
 impl<M> Ctx<M> {
     /// Links this process with `pid`. Linking twice is the same as once.

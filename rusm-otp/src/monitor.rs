@@ -5,46 +5,14 @@
 //! [`ExitReason::NoProc`] at once when the target was already dead. A monitor never kills the
 //! watcher. [`Ctx::demonitor`] removes it and flushes a `Down` already queued for it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::exit::ExitReason;
+use crate::pid::Pid;
+use crate::process::addr::ProcessHandle;
 use crate::process::cell::{Cell, Signal};
-use crate::process::{Ctx, Pid, ProcessHandle};
-
-static NEXT_REF: AtomicU64 = AtomicU64::new(1);
-
-/// Identifies one monitor (Erlang's monitor reference).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MonitorRef {
-    id: u64,
-    target: Pid,
-}
-
-impl MonitorRef {
-    pub(crate) fn new(target: Pid) -> Self {
-        MonitorRef {
-            id: NEXT_REF.fetch_add(1, Ordering::Relaxed),
-            target,
-        }
-    }
-
-    /// The monitored process.
-    pub fn target(&self) -> Pid {
-        self.target
-    }
-}
-
-/// A monitored process exited (`{'DOWN', Ref, process, Pid, Reason}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Down {
-    /// The monitor that fired.
-    pub monitor: MonitorRef,
-    /// The process that exited.
-    pub pid: Pid,
-    /// Its exit reason, or `NoProc` if it was already dead when monitored.
-    pub reason: ExitReason,
-}
+use crate::process::mailbox::Ctx;
+use crate::signal::{Down, MonitorRef};
 
 /// Adds a monitor of `target` by `watcher`; a dead target gives an immediate `NoProc` Down.
 pub(crate) fn add_monitor(watcher: &Arc<Cell>, target: Option<&Arc<Cell>>, pid: Pid) -> MonitorRef {
@@ -82,7 +50,7 @@ impl<M> Ctx<M> {
     /// (`demonitor(Ref, [flush])`). Returns whether the monitor was still active.
     pub fn demonitor(&self, mref: MonitorRef) -> bool {
         let mut removed = false;
-        if let Some(target) = self.addr.handle.rt().lookup(mref.target) {
+        if let Some(target) = self.addr.handle.rt().lookup(mref.target()) {
             let mut st = target.lock();
             if let Some(mons) = st.monitors.as_mut() {
                 let before = mons.by.len();

@@ -14,7 +14,8 @@
 
 use std::cell::RefCell;
 
-use crate::process::{current_pid, Pid};
+use crate::pid::Pid;
+use crate::process::current::current_pid;
 
 thread_local! {
     static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };

@@ -29,13 +29,13 @@
 //! });
 //! ```
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::any::TypeId;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use crate::lock::Unpoisoned;
-use crate::process::{Addr, Pid};
+use crate::pid::Pid;
+use crate::process::addr::Addr;
+use crate::runtime::groups::{members_of, pids_of, remove_one, Group};
 use crate::runtime::{Inner, Runtime};
 
 /// Joining a group failed.
@@ -68,68 +68,6 @@ impl fmt::Display for PgError {
 }
 
 impl std::error::Error for PgError {}
-
-struct Group {
-    type_id: TypeId,
-    type_name: &'static str,
-    /// `Arc<Vec<Addr<M>>>`: copied on write, so that a send iterates outside the lock.
-    members: Box<dyn Any + Send + Sync>,
-    /// Removes one entry of a pid; returns how many entries are left.
-    remove: fn(&mut (dyn Any + Send + Sync), Pid) -> Option<usize>,
-    pids: fn(&(dyn Any + Send + Sync)) -> Vec<Pid>,
-}
-
-fn members_of<M: Send + 'static>(any: &mut (dyn Any + Send + Sync)) -> &mut Arc<Vec<Addr<M>>> {
-    any.downcast_mut()
-        .expect("a group's type is checked on join")
-}
-
-fn remove_one<M: Send + 'static>(any: &mut (dyn Any + Send + Sync), pid: Pid) -> Option<usize> {
-    let v = members_of::<M>(any);
-    let i = v.iter().position(|a| a.pid() == pid)?;
-    Arc::make_mut(v).remove(i);
-    Some(v.len())
-}
-
-fn pids_of<M: Send + 'static>(any: &(dyn Any + Send + Sync)) -> Vec<Pid> {
-    any.downcast_ref::<Arc<Vec<Addr<M>>>>()
-        .map(|v| v.iter().map(|a| a.pid()).collect())
-        .unwrap_or_default()
-}
-
-#[derive(Default)]
-pub(crate) struct Groups {
-    groups: Mutex<HashMap<Arc<str>, Group>>,
-}
-
-impl Groups {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Group>> {
-        // No user code runs under this lock.
-        self.groups.locked()
-    }
-
-    fn remove(&self, group: &str, pid: Pid) -> bool {
-        let mut groups = self.lock();
-        let Some(g) = groups.get_mut(group) else {
-            return false;
-        };
-        match (g.remove)(&mut *g.members, pid) {
-            None => false,
-            Some(0) => {
-                groups.remove(group);
-                true
-            }
-            Some(_) => true,
-        }
-    }
-
-    /// An exiting process leaves the groups it was in.
-    pub(crate) fn exited(&self, pid: Pid, groups: Vec<Arc<str>>) {
-        for g in groups {
-            self.remove(&g, pid);
-        }
-    }
-}
 
 /// The process groups of a runtime ([`Runtime::pg`]).
 #[derive(Clone, Copy)]

@@ -1,40 +1,33 @@
 //! The [`Runtime`]: a tokio runtime plus the table of the processes that run on it.
 
-use std::collections::HashMap;
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::lock::Unpoisoned;
-use crate::process::cell::Cell;
-use crate::process::Pid;
-use crate::registry::Registry;
-use crate::supervisor::SupervisorShared;
+use crate::pid::Pid;
+use crate::process::addr::ProcessHandle;
+use crate::process::cell::{Cell, CellOf};
+use crate::process::current::current_cell;
+use crate::process::mailbox::Ctx;
 
+pub(crate) mod groups;
+mod names;
 mod table;
 
-/// A hasher for pids, which are already unique sequential integers.
-#[derive(Default)]
-pub(crate) struct PidHasher(u64);
+use groups::Groups;
+use names::Registry;
+pub(crate) use table::PidMap;
 
-impl Hasher for PidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+/// A root of the supervision tree as the runtime knows it: its pid, to stop it at shutdown,
+/// and its supervisor's shared state, opaque here (the supervisor layer reads it).
+struct Root {
+    pid: Pid,
+    shared: Weak<dyn Any + Send + Sync>,
 }
-
-pub(crate) type PidMap<V> = HashMap<u64, V, BuildHasherDefault<PidHasher>>;
 
 pub(crate) struct Inner {
     pub(crate) handle: tokio::runtime::Handle,
@@ -47,11 +40,13 @@ pub(crate) struct Inner {
     /// Every live process, by pid.
     table: table::Table,
     pub(crate) registry: Registry,
-    pub(crate) groups: crate::pg::Groups,
-    roots: Mutex<Vec<Weak<SupervisorShared>>>,
+    pub(crate) groups: Groups,
+    /// The supervision roots, in start order.
+    roots: Mutex<Vec<Root>>,
+    /// State the layers above keep per runtime (the running listeners), one value of each
+    /// type, made on first use: the runtime holds it without knowing what it is.
+    slots: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
     owned: Mutex<Option<tokio::runtime::Runtime>>,
-    /// Running listeners, in start order; each removes itself when it stops.
-    pub(crate) listeners: Mutex<Vec<crate::tcp::Listener>>,
     shut_down: std::sync::atomic::AtomicBool,
 }
 
@@ -88,15 +83,45 @@ impl Inner {
         self.table.lookup(pid)
     }
 
-    pub(crate) fn add_root(&self, sup: &Arc<SupervisorShared>) {
+    /// Records a supervision root: the supervisor `pid`, whose shared state is `shared`.
+    pub(crate) fn add_root<T: Any + Send + Sync>(&self, pid: Pid, shared: &Arc<T>) {
         let mut roots = self.roots.locked();
-        roots.retain(|w| w.strong_count() > 0);
-        roots.push(Arc::downgrade(sup));
+        roots.retain(|r| r.shared.strong_count() > 0);
+        let shared: Arc<dyn Any + Send + Sync> = shared.clone();
+        roots.push(Root {
+            pid,
+            shared: Arc::downgrade(&shared),
+        });
     }
 
-    pub(crate) fn roots(&self) -> Vec<Arc<SupervisorShared>> {
+    /// The roots still running, in start order, as their supervisors' shared state `T`.
+    pub(crate) fn roots<T: Any + Send + Sync>(&self) -> Vec<Arc<T>> {
         let roots = self.roots.locked();
-        roots.iter().filter_map(Weak::upgrade).collect()
+        roots
+            .iter()
+            .filter_map(|r| r.shared.upgrade()?.downcast().ok())
+            .collect()
+    }
+
+    /// The pids of the roots still running, in start order.
+    fn root_pids(&self) -> Vec<Pid> {
+        let roots = self.roots.locked();
+        roots
+            .iter()
+            .filter(|r| r.shared.strong_count() > 0)
+            .map(|r| r.pid)
+            .collect()
+    }
+
+    /// The value of type `T` kept for the layer that owns `T` (made on first use).
+    pub(crate) fn slot<T: Any + Send + Sync + Default>(&self) -> Arc<T> {
+        let mut slots = self.slots.locked();
+        if let Some(t) = slots.iter().find_map(|s| s.clone().downcast::<T>().ok()) {
+            return t;
+        }
+        let t = Arc::new(T::default());
+        slots.push(t.clone());
+        t
     }
 
     pub(crate) fn cells(&self) -> Vec<Arc<Cell>> {
@@ -130,10 +155,10 @@ impl Inner {
     /// and waits for every exit to complete, all within `timeout`.
     async fn stop_all(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut roots = self.roots();
+        let mut roots = self.root_pids();
         roots.reverse();
         for root in roots {
-            let Some(cell) = self.lookup(root.pid) else {
+            let Some(cell) = self.lookup(root) else {
                 continue;
             };
             // A supervisor treats an exit signal from outside as its parent's: it stops its
@@ -166,8 +191,8 @@ impl Inner {
 
     /// What can be done without waiting: tell the roots to stop and kill every process.
     fn stop_now(&self) {
-        for root in self.roots().into_iter().rev() {
-            if let Some(cell) = self.lookup(root.pid) {
+        for root in self.root_pids().into_iter().rev() {
+            if let Some(cell) = self.lookup(root) {
                 cell.exit_signal(
                     Pid::EXTERNAL,
                     &crate::ExitReason::Shutdown(None),
@@ -180,6 +205,75 @@ impl Inner {
             cell.lock().orderly = true;
             cell.exit_signal(Pid::EXTERNAL, &crate::ExitReason::Killed, true, false);
         }
+    }
+}
+
+thread_local! {
+    /// The runtime `Runtime::block_on` lends to the code it runs outside any process.
+    static LENT: std::cell::Cell<Option<Arc<Inner>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Puts the runtime in the thread's current-runtime slot and returns what was there
+/// (`Runtime::block_on`'s future sees its runtime as current).
+pub(crate) fn lend_runtime(rt: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
+    LENT.with(|l| l.replace(rt))
+}
+
+/// A clone of the runtime current on this thread: the running process's, or the one lent by
+/// `block_on`.
+pub(crate) fn current_runtime() -> Option<Arc<Inner>> {
+    if let Some(cell) = current_cell() {
+        return Some(cell.rt_arc());
+    }
+    LENT.with(|l| {
+        let rt = l.take();
+        let out = rt.clone();
+        l.set(rt);
+        out
+    })
+}
+
+impl<B: ?Sized> CellOf<B> {
+    /// The runtime this process belongs to.
+    pub(crate) fn rt(&self) -> &Inner {
+        self.runtime
+            .downcast_ref()
+            .expect("a process's runtime reference is its runtime's Inner")
+    }
+
+    /// The runtime this process belongs to, counted.
+    pub(crate) fn rt_arc(&self) -> Arc<Inner> {
+        Arc::downcast(self.runtime.clone())
+            .expect("a process's runtime reference is its runtime's Inner")
+    }
+
+    /// Time since the spawn.
+    pub(crate) fn uptime(&self) -> Duration {
+        Duration::from_nanos(self.rt().nanos().saturating_sub(self.started))
+    }
+}
+
+impl ProcessHandle {
+    /// The runtime the process runs on, borrowed.
+    pub(crate) fn rt(&self) -> &Inner {
+        self.cell.rt()
+    }
+
+    /// The runtime the process runs on, counted (to spawn on it).
+    pub(crate) fn rt_arc(&self) -> Arc<Inner> {
+        self.cell.rt_arc()
+    }
+
+    /// The runtime the process runs on.
+    pub fn runtime(&self) -> Runtime {
+        Runtime::borrowed(self.cell.rt_arc())
+    }
+}
+
+impl<M> Ctx<M> {
+    /// The runtime this process runs on.
+    pub fn runtime(&self) -> Runtime {
+        Runtime::borrowed(self.addr.handle.cell.rt_arc())
     }
 }
 
@@ -279,8 +373,8 @@ impl Runtime {
             registry: Registry::default(),
             groups: Default::default(),
             roots: Mutex::new(Vec::new()),
+            slots: Mutex::new(Vec::new()),
             owned: Mutex::new(None),
-            listeners: Mutex::new(Vec::new()),
             shut_down: std::sync::atomic::AtomicBool::new(false),
         });
         let owner = Some(Arc::new(Owner {
@@ -374,7 +468,7 @@ impl Runtime {
     /// The runtime of the calling process, or `None` outside a RUSM process or
     /// [`block_on`](Self::block_on).
     pub fn try_current() -> Option<Runtime> {
-        crate::process::current_runtime().map(Runtime::borrowed)
+        current_runtime().map(Runtime::borrowed)
     }
 
     /// Runs a future to completion on this runtime's tokio runtime, blocking the thread;
@@ -387,9 +481,9 @@ impl Runtime {
         let mut future = std::pin::pin!(future);
         let mut mine = Some(self.inner.clone());
         self.inner.handle.block_on(std::future::poll_fn(|cx| {
-            let prev = crate::process::lend_runtime(mine.take());
+            let prev = lend_runtime(mine.take());
             let out = future.as_mut().poll(cx);
-            mine = crate::process::lend_runtime(prev);
+            mine = lend_runtime(prev);
             out
         }))
     }

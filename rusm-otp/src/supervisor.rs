@@ -59,7 +59,7 @@
 mod dynamic;
 mod handle;
 mod shutdown;
-mod spec;
+pub(crate) mod spec;
 mod start;
 mod static_loop;
 mod stop_hook;

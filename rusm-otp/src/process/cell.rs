@@ -17,6 +17,7 @@
 //   stores its waker at its first pending poll (and a receive, each time its waker changes), so
 //   a process that never waits never locks for it.
 
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,11 +25,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
 use crate::exit::ExitReason;
-use crate::link::ExitSignal;
 use crate::lock::Unpoisoned;
-use crate::monitor::{Down, MonitorRef};
-use crate::process::Pid;
-use crate::runtime::Inner;
+use crate::pid::Pid;
+use crate::signal::ExitSignal;
+use crate::signal::{Down, MonitorRef};
 
 /// A message on the system path: never queued behind user messages.
 #[derive(Debug)]
@@ -238,18 +238,23 @@ impl State {
     }
 }
 
+/// The runtime a cell belongs to, as the process layer holds it: the runtime's own state
+/// (`runtime::Inner`), typed only above this layer.
+pub(crate) type RuntimeRef = Arc<dyn Any + Send + Sync>;
+
 /// What every process's cell is: the fixed part, then `B`, its mailbox's queue
 /// ([`crate::process::mailbox::Queue`] typed, [`QueueView`] untyped), under the same lock.
 pub(crate) struct CellOf<B: ?Sized> {
     pub(crate) pid: Pid,
-    /// The runtime: counted once per process, here (handles and the task borrow it).
-    pub(crate) rt: Arc<Inner>,
+    /// The runtime: counted once per process, here (handles and the task borrow it). Opaque
+    /// at this layer, which the runtime is built on: `runtime.rs` reads it (`CellOf::rt`).
+    pub(crate) runtime: RuntimeRef,
     /// Polls of the task, shifted left by one; the low bit is set while it is being polled
     /// (`process_info`'s running). Only the task writes it.
     activity: AtomicU64,
     flag: AtomicBool,
     /// Nanoseconds from the runtime's start to the spawn.
-    started: u64,
+    pub(crate) started: u64,
     /// The process that spawned it linked (its supervisor), or `Pid::EXTERNAL`.
     pub(crate) parent: Pid,
     /// The body's type name and the size of the process's task, for `process_info`.
@@ -335,16 +340,16 @@ impl<B> CellOf<B> {
     /// A cell for a process that is being spawned, holding `queue`.
     pub(crate) fn new(
         pid: Pid,
-        rt: Arc<Inner>,
+        runtime: RuntimeRef,
+        started: u64,
         state: State,
         parent: Pid,
         meta: fn() -> Meta,
         queue: B,
     ) -> Self {
-        let started = rt.nanos();
         CellOf {
             pid,
-            rt,
+            runtime,
             activity: AtomicU64::new(0),
             flag: AtomicBool::new(false),
             started,
@@ -383,11 +388,6 @@ impl<B: ?Sized> CellOf<B> {
     pub(crate) fn poll_ends(&self) {
         let a = self.activity.load(Ordering::Relaxed);
         self.activity.store(a & !1, Ordering::Relaxed);
-    }
-
-    /// Time since the spawn.
-    pub(crate) fn uptime(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(self.rt.nanos().saturating_sub(self.started))
     }
 
     pub(crate) fn has_signal(&self) -> bool {

@@ -7,8 +7,8 @@
 //!
 use std::time::Duration;
 
+use crate::pid::Pid;
 use crate::process::cell::Cell;
-use crate::process::Pid;
 use crate::runtime::Runtime;
 
 /// A process's state, as `process_info(Pid, status)`.

@@ -14,15 +14,34 @@
 //! row, and the exits of those processes, wherever they run, meet the same line later, rather
 //! than every spawn and every exit taking a line from another core.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::exit::ExitReason;
 use crate::lock::Unpoisoned;
+use crate::pid::Pid;
 use crate::process::cell::Cell;
-use crate::process::Pid;
 
-use super::PidMap;
+/// A hasher for pids, which are already unique sequential integers.
+#[derive(Default)]
+pub(crate) struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type PidMap<V> = HashMap<u64, V, BuildHasherDefault<PidHasher>>;
 
 /// Shards of the table.
 pub(crate) const SHARDS: u64 = 64;

@@ -12,7 +12,10 @@ use std::time::Duration;
 use super::caller::Caller;
 use crate::call::TimerRef;
 use crate::exit::ExitReason;
-use crate::process::{Addr, Ctx, Msg, Pid, ProcessHandle};
+use crate::pid::Pid;
+use crate::process::addr::{Addr, ProcessHandle};
+use crate::process::mailbox::Ctx;
+use crate::process::queue::Msg;
 
 /// What [`Server::init`] returns (`init/1`'s results).
 #[derive(Debug)]

@@ -5,8 +5,8 @@ use std::any::Any;
 use std::sync::Arc;
 
 use super::behaviour::{BoxFuture, CallDispatch, CallEnvelope, CastDispatch, Envelope, Kind};
+use super::behaviour::{Call, Cast, Next, Reply, Server, ServerCtx};
 use super::caller::{CallCell, Caller, ReplySlot};
-use crate::server::{Call, Cast, Next, Reply, Server, ServerCtx};
 
 impl<Req: Send + 'static, R: Send + 'static> CallCell<Req, R> {
     pub(crate) fn envelope<S: Call<Req, Reply = R>>(self: &Arc<Self>) -> Envelope<S> {

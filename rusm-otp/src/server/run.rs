@@ -9,12 +9,15 @@ use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 
 use super::behaviour::{Envelope, Kind};
+use super::behaviour::{Init, Next, Server, ServerCtx, ServerRef};
 use crate::error::StartError;
 use crate::exit::ExitReason;
-use crate::process::{spawn_with, Ctx, Msg, Pid, SpawnOpts};
+use crate::pid::Pid;
+use crate::process::mailbox::Ctx;
+use crate::process::queue::Msg;
+use crate::process::spawn::{spawn_with, SpawnOpts};
 use crate::runtime::{Inner, Runtime};
-use crate::server::{Init, Next, Server, ServerCtx, ServerRef};
-use crate::supervisor::{ChildSpec, ChildType, Started, Starter};
+use crate::supervisor::spec::{ChildSpec, ChildType, Started, Starter};
 
 /// What `init` told the starter.
 enum Ack {
@@ -246,7 +249,7 @@ impl<M> Ctx<M> {
             link: Some(self.addr.handle.cell.clone()),
             ..SpawnOpts::default()
         };
-        start::<S>(self.addr.handle.rt(), opts, args).await
+        start::<S>(&self.addr.handle.rt_arc(), opts, args).await
     }
 }
 

@@ -4,14 +4,15 @@ use std::fmt;
 use std::future::poll_fn;
 use std::time::Duration;
 
+use super::behaviour::{Call, Cast, Server, ServerRef};
 use super::behaviour::{Envelope, Kind};
 use super::caller::CallCell;
 use super::dispatch::CastBox;
 use crate::call::{within, DEFAULT_CALL_TIMEOUT};
 use crate::error::{CallError, SendError};
 use crate::exit::ExitReason;
-use crate::process::{current_pid, ProcessHandle};
-use crate::server::{Call, Cast, Server, ServerRef};
+use crate::process::addr::ProcessHandle;
+use crate::process::current::current_pid;
 
 /// Stops waiting for a reply when dropped before it came (a timed-out or cancelled call).
 struct Waiting<'a, Req: Send + 'static, R: Send + 'static>(&'a CallCell<Req, R>, bool);

@@ -20,10 +20,14 @@ use super::table::{Child, ChildCounts, ChildInfo, ChildState, ChildTable, Superv
 use crate::call::ReplyTo;
 use crate::error::{StartError, SupervisorError};
 use crate::exit::ExitReason;
-use crate::link::ExitSignal;
+use crate::pid::Pid;
+use crate::process::addr::{Addr, ProcessHandle};
 use crate::process::cell::Cell;
-use crate::process::{spawn_with, Addr, Ctx, Msg, Pid, ProcessHandle, SpawnOpts};
+use crate::process::mailbox::Ctx;
+use crate::process::queue::Msg;
+use crate::process::spawn::{spawn_with, SpawnOpts};
 use crate::runtime::{Inner, PidMap, Runtime};
+use crate::signal::ExitSignal;
 
 /// Flags of a dynamic supervisor.
 #[derive(Debug, Clone)]
@@ -107,7 +111,7 @@ impl std::ops::Deref for DynamicSupervisorRef {
 impl From<DynamicSupervisorRef> for Started {
     fn from(s: DynamicSupervisorRef) -> Self {
         Started {
-            sup: Some(s.shared),
+            sup: Some(s.shared as Arc<dyn std::any::Any + Send + Sync>),
             ..Started::from(s.addr)
         }
     }
@@ -296,7 +300,7 @@ impl DynamicSupervisorRef {
             link: Some(sup.clone()),
             ..SpawnOpts::default()
         };
-        let addr = spawn_with(self.addr.handle.rt(), opts, f).ok()?;
+        let addr = spawn_with(&self.addr.handle.rt_arc(), opts, f).ok()?;
         // One shared empty id, not an allocation per connection.
         static NO_ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
         let mut child = Child {
@@ -388,7 +392,7 @@ pub(crate) async fn start_dynamic(
         Err(_) => return Err(StartError::Exited(addr.wait().await)),
     };
     if is_root {
-        rt.add_root(&shared);
+        rt.add_root(addr.pid(), &shared);
     }
     Ok(DynamicSupervisorRef { addr, shared })
 }
@@ -477,7 +481,7 @@ impl DynSup {
     async fn run_start(&self, spec: &ChildSpec) -> Result<Started, StartError> {
         let me = &self.ctx.handle().cell;
         let started =
-            super::spec::run_start_fn(spec, spec.starter(self.ctx.handle().rt(), me)).await?;
+            super::spec::run_start_fn(spec, spec.starter(&self.ctx.handle().rt_arc(), me)).await?;
         if let Some(cell) = &started.cell {
             ensure_link(me, cell);
         }

@@ -11,7 +11,8 @@ use super::table::{self, Child, ChildCounts, ChildInfo, ChildState, ChildTable, 
 use crate::call::ReplyTo;
 use crate::error::SupervisorError;
 use crate::exit::ExitReason;
-use crate::process::{Addr, Pid, ProcessHandle};
+use crate::pid::Pid;
+use crate::process::addr::{Addr, ProcessHandle};
 use crate::runtime::Runtime;
 
 /// What a static supervisor's mailbox takes: the requests of [`SupervisorRef`] and its own
@@ -56,7 +57,7 @@ impl std::ops::Deref for SupervisorRef {
 impl From<SupervisorRef> for Started {
     fn from(s: SupervisorRef) -> Self {
         Started {
-            sup: Some(s.shared),
+            sup: Some(s.shared as Arc<dyn std::any::Any + Send + Sync>),
             ..Started::from(s.addr)
         }
     }
@@ -403,7 +404,7 @@ impl Runtime {
     /// ```
     pub fn supervisor(&self, name: &str) -> Option<SupervisorRef> {
         let addr = self.whereis_addr::<SupMsg>(name)?;
-        let shared = table::find_supervisor(self.inner.roots(), addr.pid())?;
+        let shared = table::find_supervisor(self.inner.roots::<SupervisorShared>(), addr.pid())?;
         Some(SupervisorRef { addr, shared })
     }
 
@@ -411,7 +412,7 @@ impl Runtime {
     /// [`supervisor`](Self::supervisor).
     pub fn dynamic_supervisor(&self, name: &str) -> Option<DynamicSupervisorRef> {
         let addr = self.whereis_addr::<DynMsg>(name)?;
-        let shared = table::find_supervisor(self.inner.roots(), addr.pid())?;
+        let shared = table::find_supervisor(self.inner.roots::<SupervisorShared>(), addr.pid())?;
         Some(DynamicSupervisorRef { addr, shared })
     }
 }

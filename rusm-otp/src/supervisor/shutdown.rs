@@ -6,9 +6,9 @@ use std::sync::Arc;
 use super::spec::Shutdown;
 use super::table::SupervisorShared;
 use crate::exit::ExitReason;
-use crate::link::ExitSignal;
+use crate::pid::Pid;
 use crate::process::cell::{lock_pair, Cell, Signal};
-use crate::process::Pid;
+use crate::signal::ExitSignal;
 
 /// OTP's `shutdown/1`: stop one child by its shutdown spec and wait until it is dead, then
 /// flush its EXIT from the supervisor's system queue. Waiting watches the child's exit itself

@@ -12,11 +12,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::table::SupervisorShared;
 use crate::error::{RegisterError, StartError};
 use crate::exit::IntoExitReason;
+use crate::pid::Pid;
+use crate::process::addr::Addr;
 use crate::process::cell::Cell;
-use crate::process::{spawn_with, Addr, Ctx, Pid, SpawnOpts};
+use crate::process::mailbox::Ctx;
+use crate::process::spawn::{spawn_with, SpawnOpts};
 use crate::runtime::Inner;
 
 /// When a terminated child is restarted (`restart` in OTP's child spec).
@@ -260,7 +262,9 @@ impl InitAck {
 /// [`with_info`](Self::with_info)).
 pub struct Started {
     pub(crate) cell: Option<Arc<Cell>>,
-    pub(crate) sup: Option<Arc<SupervisorShared>>,
+    /// A child supervisor's shared state (its `SupervisorShared`), opaque here: the child
+    /// table reads it.
+    pub(crate) sup: Option<Arc<dyn Any + Send + Sync>>,
     /// The child's typed mailbox, for [`SupervisorRef::child_addr`](crate::SupervisorRef::child_addr).
     pub(crate) mailbox: Option<Arc<dyn Any + Send + Sync>>,
     pub(crate) info: Option<Box<dyn Any + Send>>,

@@ -12,7 +12,8 @@ use super::static_loop::supervisor_main;
 use super::supervisor_spec::SupervisorSpec;
 use crate::error::StartError;
 use crate::process::cell::Cell;
-use crate::process::{spawn_with, Ctx, SpawnOpts};
+use crate::process::mailbox::Ctx;
+use crate::process::spawn::{spawn_with, SpawnOpts};
 use crate::runtime::{Inner, Runtime};
 
 impl Runtime {
@@ -86,7 +87,7 @@ pub(crate) async fn start_supervisor(
         Err(_) => return Err(StartError::Exited(addr.wait().await)),
     };
     if is_root {
-        rt.add_root(&shared);
+        rt.add_root(addr.pid(), &shared);
     }
     Ok(SupervisorRef { addr, shared })
 }

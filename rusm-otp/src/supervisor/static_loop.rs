@@ -16,10 +16,12 @@ use super::supervisor_spec::{validate_child, SupervisorSpec};
 use super::table::{Child, ChildState, ChildTable, StaticChildren, SupervisorShared};
 use crate::error::{StartError, SupervisorError};
 use crate::exit::ExitReason;
-use crate::link::ExitSignal;
+use crate::pid::Pid;
 use crate::process::cell::Cell;
-use crate::process::{Ctx, Msg, Pid};
+use crate::process::mailbox::Ctx;
+use crate::process::queue::Msg;
 use crate::runtime::Inner;
+use crate::signal::ExitSignal;
 
 struct Sup {
     ctx: Ctx<SupMsg>,
@@ -89,8 +91,8 @@ impl Sup {
         self.ctx.pid()
     }
 
-    fn rt(&self) -> &Arc<Inner> {
-        self.ctx.handle().rt()
+    fn rt(&self) -> Arc<Inner> {
+        self.ctx.handle().rt_arc()
     }
 
     fn index_of(&self, id: &str) -> Option<usize> {
@@ -99,7 +101,7 @@ impl Sup {
 
     /// Runs a child's start function; links it if the start function did not.
     async fn run_start(&self, spec: &ChildSpec) -> Result<Started, StartError> {
-        let starter = spec.starter(self.rt(), &self.ctx.handle().cell);
+        let starter = spec.starter(&self.rt(), &self.ctx.handle().cell);
         let started = spec::run_start_fn(spec, starter).await?;
         if let Some(cell) = &started.cell {
             ensure_link(&self.ctx.handle().cell, cell);

@@ -19,9 +19,10 @@ use tokio::time::Instant;
 
 use super::spec::{ChildSpec, ChildType, Restart, Shutdown, Started};
 use crate::lock::Unpoisoned;
+use crate::pid::Pid;
+use crate::process::addr::{Addr, ProcessHandle};
 use crate::process::cell::Cell;
-use crate::process::mailbox::TypedCell;
-use crate::process::{Addr, Pid, ProcessHandle};
+use crate::process::queue::TypedCell;
 use crate::runtime::PidMap;
 
 #[derive(Debug)]
@@ -103,7 +104,9 @@ impl Child {
             Some(cell) => ChildState::Running {
                 cell,
                 since: now,
-                sup: started.sup,
+                sup: started
+                    .sup
+                    .and_then(|s| s.downcast::<SupervisorShared>().ok()),
             },
             None => ChildState::Stopped,
         };

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::lock::Unpoisoned;
-use crate::process::Ctx;
+use crate::process::mailbox::Ctx;
 use crate::supervisor::Shutdown;
 use crate::tcp::connection::serve;
-use crate::tcp::{handshake, Shared, TcpStream};
+use crate::tcp::shared::Shared;
+use crate::tcp::stream::TcpStream;
 
 /// ranch and Thousand Island sleep 100 ms on EMFILE.
 const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
@@ -117,7 +118,7 @@ where
                 } else {
                     conns
                         .start_temporary(Some(peer), shutdown, move |ctx: Ctx<M>| {
-                            handshake::then_serve(ctx, stream, handler, slot)
+                            crate::tcp::connection::then_serve(ctx, stream, handler, slot)
                         })
                         .is_some()
                 };

@@ -3,14 +3,16 @@
 //! acceptor for plain TCP, or after the handshake for TLS and the PROXY protocol.
 
 use crate::exit::{ExitReason, IntoExitReason};
-use crate::process::Ctx;
+use crate::process::mailbox::Ctx;
 use crate::tcp::listener::{Control, Slot};
+use crate::tcp::shared::Shared;
 use crate::tcp::stream::IdleClock;
-use crate::tcp::{Shared, TcpStream};
+use crate::tcp::stream::TcpStream;
 use std::future::Future;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -124,4 +126,36 @@ fn crash_report(control: &Control, reason: &ExitReason) {
         tracing::warn!(pid = %pid, peer = %peer, listener = %control.addr, reason = %reason, at, "connection crashed");
     }
     crate::process::exit_reported();
+}
+
+/// A connection process's body when the listener has a handshake: the handshake, then the
+/// handler, as [`serve`] runs it. `slot` is held throughout, so a handshaking connection
+/// counts against max connections.
+pub(crate) async fn then_serve<H, M, Fut>(
+    ctx: Ctx<M>,
+    raw: tokio::net::TcpStream,
+    shared: Arc<Shared<H>>,
+    slot: Slot,
+) -> ExitReason
+where
+    M: Send + 'static,
+    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    let Some(handshake) = &shared.handshake else {
+        return serve(ctx, TcpStream::from(raw), &shared, slot).await;
+    };
+    let peer = raw.peer_addr().ok();
+    match handshake.run(raw).await {
+        Ok(stream) => serve(ctx, stream, &shared, slot).await,
+        Err(e) => {
+            handshake.log.report(shared.control.addr, peer, &e);
+            // Reported here, once: the generic exit report would log every failure.
+            crate::process::exit_reported();
+            drop(slot);
+            let kind = e.io_kind();
+            ExitReason::error(io::Error::new(kind, e))
+        }
+    }
 }

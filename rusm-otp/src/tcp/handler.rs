@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use crate::error::StartError;
 use crate::exit::{ExitReason, IntoExitReason};
-use crate::process::Ctx;
+use crate::process::mailbox::Ctx;
 use crate::runtime::Runtime;
 use crate::supervisor::{ChildSpec, ChildType};
-use crate::tcp::{Listener, ListenerConfig, TcpStream};
+use crate::tcp::config::ListenerConfig;
+use crate::tcp::listener::Listener;
+use crate::tcp::stream::TcpStream;
 
 /// Per-connection settings that belong to a handler rather than to a listener.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -216,7 +218,7 @@ impl<H: Handler> ListenerBuilder<H> {
     /// listener serving with no [`Listener`] returned.
     pub async fn start(self, rt: &Runtime) -> io::Result<(SocketAddr, Listener)> {
         let (config, f) = self.parts()?;
-        crate::tcp::start_listener(&rt.inner, None, config, f).await
+        crate::tcp::listener_sup::start_listener(&rt.inner, None, config, f).await
     }
 
     /// The listener as a child spec with id `id` (see [`ListenerConfig::child_spec`]). A

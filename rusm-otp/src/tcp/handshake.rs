@@ -11,25 +11,22 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{HandshakeError, HandshakeStage};
-use crate::exit::{ExitReason, IntoExitReason};
-use crate::process::Ctx;
-use crate::tcp::connection::serve;
-use crate::tcp::listener::Slot;
+use crate::tcp::config::ListenerConfig;
+use crate::tcp::proxy_protocol;
 use crate::tcp::stream::Io;
-use crate::tcp::{proxy_protocol, ListenerConfig, Shared, TcpStream};
+use crate::tcp::stream::TcpStream;
 
-/// A listener's handshake settings; `None` in [`Shared`] for plain TCP without a PROXY header,
+/// A listener's handshake settings; `None` in `Shared` for plain TCP without a PROXY header,
 /// whose connections go straight to their handler.
 pub(crate) struct Handshake {
     #[cfg(feature = "tls")]
     tls: Option<tokio_rustls::TlsAcceptor>,
     proxy_protocol: bool,
     timeout: Duration,
-    log: LogLimit,
+    pub(crate) log: LogLimit,
 }
 
 impl Handshake {
@@ -65,7 +62,10 @@ impl Handshake {
     /// # Cancel safety
     ///
     /// Not cancel safe: dropped midway, the connection is half set up and must be closed.
-    async fn run(&self, mut raw: tokio::net::TcpStream) -> Result<TcpStream, HandshakeError> {
+    pub(crate) async fn run(
+        &self,
+        mut raw: tokio::net::TcpStream,
+    ) -> Result<TcpStream, HandshakeError> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let timed_out = |stage| HandshakeError::Timeout {
             stage,
@@ -93,40 +93,8 @@ impl Handshake {
     }
 }
 
-/// A connection process's body when the listener has a handshake: the handshake, then the
-/// handler, as [`serve`] runs it. `slot` is held throughout, so a handshaking connection
-/// counts against max connections.
-pub(crate) async fn then_serve<H, M, Fut>(
-    ctx: Ctx<M>,
-    raw: tokio::net::TcpStream,
-    shared: Arc<Shared<H>>,
-    slot: Slot,
-) -> ExitReason
-where
-    M: Send + 'static,
-    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future + Send + 'static,
-    Fut::Output: IntoExitReason,
-{
-    let Some(handshake) = &shared.handshake else {
-        return serve(ctx, TcpStream::from(raw), &shared, slot).await;
-    };
-    let peer = raw.peer_addr().ok();
-    match handshake.run(raw).await {
-        Ok(stream) => serve(ctx, stream, &shared, slot).await,
-        Err(e) => {
-            handshake.log.report(shared.control.addr, peer, &e);
-            // Reported here, once: the generic exit report would log every failure.
-            crate::process::exit_reported();
-            drop(slot);
-            let kind = e.io_kind();
-            ExitReason::error(io::Error::new(kind, e))
-        }
-    }
-}
-
 /// One warning per interval at most, with the count of those left out since the last.
-struct LogLimit {
+pub(crate) struct LogLimit {
     start: Instant,
     /// Milliseconds since `start` of the last warning, plus one (0: none yet).
     last_ms: AtomicU64,
@@ -162,7 +130,12 @@ impl LogLimit {
         None
     }
 
-    fn report(&self, listener: SocketAddr, peer: Option<SocketAddr>, e: &HandshakeError) {
+    pub(crate) fn report(
+        &self,
+        listener: SocketAddr,
+        peer: Option<SocketAddr>,
+        e: &HandshakeError,
+    ) {
         let Some(suppressed) = self.allow() else {
             return;
         };

@@ -13,9 +13,10 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::exit::ExitReason;
 use crate::lock::Unpoisoned;
-use crate::process::ProcessHandle;
+use crate::process::addr::ProcessHandle;
 use crate::supervisor::{DynamicSupervisorRef, SupervisorRef};
-use crate::tcp::ListenerConfig;
+use crate::tcp::config::{ListenerConfig, UNLIMITED};
+use crate::tcp::socket::bind;
 
 /// The state a listener shares between its handle and its acceptors.
 pub(crate) struct Control {
@@ -63,8 +64,8 @@ impl Control {
             socket: Mutex::new(Some(Arc::new(listener))),
             generation: AtomicU64::new(0),
             rebind,
-            slots: Arc::new(Semaphore::new(config.max_connections.min(super::UNLIMITED))),
-            max: AtomicUsize::new(config.max_connections.min(super::UNLIMITED)),
+            slots: Arc::new(Semaphore::new(config.max_connections.min(UNLIMITED))),
+            max: AtomicUsize::new(config.max_connections.min(UNLIMITED)),
             live: AtomicUsize::new(0),
             accepted: AtomicU64::new(0),
             over_limit: AtomicUsize::new(0),
@@ -110,7 +111,7 @@ impl Control {
 
     /// Binds a fresh socket on the bound address, with the listener's options.
     fn open_socket(&self) -> io::Result<()> {
-        let fresh = Arc::new(super::bind(&self.rebind)?);
+        let fresh = Arc::new(bind(&self.rebind)?);
         let mut socket = self.socket.locked();
         self.generation.fetch_add(1, Ordering::AcqRel);
         *socket = Some(fresh);
@@ -261,6 +262,11 @@ impl std::ops::Deref for Listener {
     }
 }
 
+/// The running listeners of a runtime, in start order (the runtime keeps it for this layer,
+/// `Inner::slot`); each removes itself when it stops.
+#[derive(Default)]
+pub(crate) struct Listeners(pub(crate) Mutex<Vec<Listener>>);
+
 /// A listener's figures ([`Listener::info`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenerInfo {
@@ -337,7 +343,7 @@ impl Listener {
     /// waiting acceptors at once; lowering it stops nothing: acceptors wait until enough
     /// connections have ended.
     pub fn set_max_connections(&self, max: usize) {
-        let max = max.clamp(1, super::UNLIMITED);
+        let max = max.clamp(1, UNLIMITED);
         let old = self.control.max.swap(max, Ordering::AcqRel);
         if max > old {
             self.control.slots.add_permits(max - old);
