@@ -61,11 +61,13 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    #[inline]
     pub(crate) fn next_pid(&self) -> Pid {
         Pid(self.next_pid.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Nanoseconds since the runtime started.
+    #[inline]
     pub(crate) fn nanos(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }

@@ -24,16 +24,19 @@ thread_local! {
 }
 
 /// The pid of the process whose code is running on this thread, or [`Pid::EXTERNAL`].
+#[inline]
 pub fn current_pid() -> Pid {
     CURRENT.with(|c| c.pid.get())
 }
 
 /// Makes the process of `cell` current; returns what was current before.
+#[inline]
 pub(crate) fn enter(cell: Arc<Cell>) -> (Pid, Option<Arc<Cell>>) {
     CURRENT.with(|c| (c.pid.replace(cell.pid), c.cell.replace(Some(cell))))
 }
 
 /// Makes `prev` current again; returns the cell that `enter` lent.
+#[inline]
 pub(crate) fn leave(prev: (Pid, Option<Arc<Cell>>)) -> Option<Arc<Cell>> {
     CURRENT.with(|c| {
         c.pid.set(prev.0);
@@ -42,6 +45,7 @@ pub(crate) fn leave(prev: (Pid, Option<Arc<Cell>>)) -> Option<Arc<Cell>> {
 }
 
 /// A clone of the cell of the process whose code is running on this thread.
+#[inline]
 pub(crate) fn current_cell() -> Option<Arc<Cell>> {
     CURRENT.with(|c| {
         let cell = c.cell.take();
@@ -53,6 +57,7 @@ pub(crate) fn current_cell() -> Option<Arc<Cell>> {
 
 /// Makes `pid` the current pid alone (while a process's state is dropped); returns the one
 /// before.
+#[inline]
 pub(crate) fn swap_pid(pid: Pid) -> Pid {
     CURRENT.with(|c| c.pid.replace(pid))
 }

@@ -7,12 +7,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::exit::{ExitReason, IntoExitReason};
+use crate::exit::ExitReason;
 use crate::lock::Unpoisoned;
 use crate::process::mailbox::Ctx;
 use crate::supervisor::Shutdown;
 use crate::tcp::connection::serve;
-use crate::tcp::shared::Shared;
+use crate::tcp::shared::{ConnectionFn, Shared};
 use crate::tcp::stream::TcpStream;
 
 /// ranch and Thousand Island sleep 100 ms on EMFILE.
@@ -62,12 +62,10 @@ pub(crate) fn accept_error_class(e: &io::Error) -> AcceptErrorClass {
     }
 }
 
-pub(crate) async fn run<H, M, Fut>(ctx: Ctx<()>, shared: Arc<Shared<H>>) -> ExitReason
+pub(crate) async fn run<M, H>(ctx: Ctx<()>, shared: Arc<Shared<H>>) -> ExitReason
 where
     M: Send + 'static,
-    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future + Send + 'static,
-    Fut::Output: IntoExitReason,
+    H: ConnectionFn<M>,
 {
     let mut last_warn: Option<Instant> = None;
     let mut unknown = 0u32;

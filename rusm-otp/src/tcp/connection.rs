@@ -5,7 +5,7 @@
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::process::mailbox::Ctx;
 use crate::tcp::listener::{Control, Slot};
-use crate::tcp::shared::Shared;
+use crate::tcp::shared::{ConnectionFn, Shared};
 use crate::tcp::stream::IdleClock;
 use crate::tcp::stream::TcpStream;
 use std::future::Future;
@@ -21,17 +21,15 @@ use std::time::Duration;
 ///
 /// The handler's future is made here, outside any `async` block, and wrapped in [`Served`]:
 /// an `async` wrapper would keep the context and the socket twice in every connection's task.
-pub(crate) fn serve<H, M, Fut>(
+pub(crate) fn serve<M, H>(
     ctx: Ctx<M>,
     mut stream: TcpStream,
     shared: &Shared<H>,
     slot: Slot,
-) -> Served<Fut>
+) -> Served<H::Fut>
 where
     M: Send + 'static,
-    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: IntoExitReason,
+    H: ConnectionFn<M>,
 {
     let (clock, idle) = match shared.config.idle_timeout {
         Some(timeout) => {
@@ -131,7 +129,7 @@ fn crash_report(control: &Control, reason: &ExitReason) {
 /// A connection process's body when the listener has a handshake: the handshake, then the
 /// handler, as [`serve`] runs it. `slot` is held throughout, so a handshaking connection
 /// counts against max connections.
-pub(crate) async fn then_serve<H, M, Fut>(
+pub(crate) async fn then_serve<M, H>(
     ctx: Ctx<M>,
     raw: tokio::net::TcpStream,
     shared: Arc<Shared<H>>,
@@ -139,9 +137,7 @@ pub(crate) async fn then_serve<H, M, Fut>(
 ) -> ExitReason
 where
     M: Send + 'static,
-    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future + Send + 'static,
-    Fut::Output: IntoExitReason,
+    H: ConnectionFn<M>,
 {
     let Some(handshake) = &shared.handshake else {
         return serve(ctx, TcpStream::from(raw), &shared, slot).await;

@@ -10,7 +10,7 @@ use super::acceptor;
 use super::config::ListenerConfig;
 use super::handshake;
 use super::listener::{Control, Listener, Listeners};
-use super::shared::Shared;
+use super::shared::{ConnectionFn, Shared};
 use super::socket::bind;
 use super::stream::TcpStream;
 use crate::exit::{ExitReason, IntoExitReason};
@@ -133,12 +133,10 @@ impl ListenerConfig {
     }
 
     /// [`child_spec`](Self::child_spec) for connection processes with a mailbox of `M`.
-    pub(crate) fn child_spec_of<H, M, Fut>(self, id: impl Into<Arc<str>>, handler: H) -> ChildSpec
+    pub(crate) fn child_spec_of<M, H>(self, id: impl Into<Arc<str>>, handler: H) -> ChildSpec
     where
         M: Send + 'static,
-        H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + Clone + 'static,
-        Fut: std::future::Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        H: ConnectionFn<M> + Clone,
     {
         ChildSpec::from_start(id, ChildType::Supervisor, move |s: Starter| {
             let (config, handler) = (self.clone(), handler.clone());
@@ -154,7 +152,7 @@ impl ListenerConfig {
 }
 
 /// Binds the socket and starts the listener subtree under `parent` (a root when `None`).
-pub(crate) async fn start_listener<H, M, Fut>(
+pub(crate) async fn start_listener<M, H>(
     rt: &Arc<crate::runtime::Inner>,
     parent: Option<Arc<crate::process::cell::Cell>>,
     config: ListenerConfig,
@@ -162,9 +160,7 @@ pub(crate) async fn start_listener<H, M, Fut>(
 ) -> io::Result<(SocketAddr, Listener)>
 where
     M: Send + 'static,
-    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future + Send + 'static,
-    Fut::Output: IntoExitReason,
+    H: ConnectionFn<M>,
 {
     config.validate()?;
     // TLS files are read before binding: a missing one fails the start, naming it.
@@ -258,7 +254,7 @@ impl Runtime {
 }
 
 /// The listener's supervisor spec: `rest_for_one [connections, acceptors]`.
-fn listener_spec<H, M, Fut>(
+fn listener_spec<M, H>(
     control: Arc<Control>,
     config: ListenerConfig,
     handshake: Option<handshake::Handshake>,
@@ -266,9 +262,7 @@ fn listener_spec<H, M, Fut>(
 ) -> SupervisorSpec
 where
     M: Send + 'static,
-    H: Fn(Ctx<M>, TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future + Send + 'static,
-    Fut::Output: IntoExitReason,
+    H: ConnectionFn<M>,
 {
     let n = config.acceptors;
     let shared = Arc::new(Shared {
