@@ -59,6 +59,7 @@
 mod dynamic;
 mod handle;
 mod shutdown;
+mod skeleton;
 pub(crate) mod spec;
 mod start;
 mod static_loop;

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::shutdown::{ensure_link, flush_exits, shutdown_child, wait_cell};
+use super::skeleton::{self, SupervisorProcess};
 use super::spec::{ChildSpec, ChildType, Restart, Shutdown, Started, StartedChild, Starter};
 use super::strategy::{RestartWindow, DEFAULT_INTENSITY, DEFAULT_PERIOD};
 use super::table::{Child, ChildCounts, ChildInfo, ChildState, ChildTable, SupervisorShared};
@@ -21,13 +22,11 @@ use crate::call::ReplyTo;
 use crate::error::{StartError, SupervisorError};
 use crate::exit::ExitReason;
 use crate::pid::Pid;
-use crate::process::addr::{Addr, ProcessHandle};
+use crate::process::addr::Addr;
 use crate::process::cell::Cell;
 use crate::process::mailbox::Ctx;
-use crate::process::queue::Msg;
 use crate::process::spawn::{spawn_with, SpawnOpts};
 use crate::runtime::{Inner, PidMap, Runtime};
-use crate::signal::ExitSignal;
 
 /// Flags of a dynamic supervisor.
 #[derive(Debug, Clone)]
@@ -93,29 +92,7 @@ pub struct DynamicSupervisorRef {
     pub(crate) shared: Arc<SupervisorShared>,
 }
 
-impl std::fmt::Debug for DynamicSupervisorRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DynamicSupervisorRef")
-            .field("pid", &self.addr.pid())
-            .finish()
-    }
-}
-
-impl std::ops::Deref for DynamicSupervisorRef {
-    type Target = ProcessHandle;
-    fn deref(&self) -> &ProcessHandle {
-        &self.addr.handle
-    }
-}
-
-impl From<DynamicSupervisorRef> for Started {
-    fn from(s: DynamicSupervisorRef) -> Self {
-        Started {
-            sup: Some(s.shared as Arc<dyn std::any::Any + Send + Sync>),
-            ..Started::from(s.addr)
-        }
-    }
-}
+skeleton::supervisor_handle!(DynamicSupervisorRef);
 
 impl DynamicSupervisorRef {
     /// Starts a child from its spec (its id is only a label here); `Ok(None)` if its start
@@ -147,10 +124,7 @@ impl DynamicSupervisorRef {
         &self,
         spec: ChildSpec,
     ) -> Result<StartedChild, SupervisorError> {
-        self.addr
-            .call_timeout(|r| DynMsg::StartChild(spec, r), Duration::MAX)
-            .await
-            .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
+        skeleton::request(&self.addr, |r| DynMsg::StartChild(spec, r)).await
     }
 
     /// The spec the child `pid` was started with, running or being restarted
@@ -167,10 +141,7 @@ impl DynamicSupervisorRef {
     ///
     /// This method is cancel safe: dropping the future only stops waiting for the answer.
     pub async fn get_childspec(&self, pid: Pid) -> Result<ChildSpec, SupervisorError> {
-        self.addr
-            .call_timeout(|r| DynMsg::GetChildSpec(pid, r), Duration::MAX)
-            .await
-            .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
+        skeleton::request(&self.addr, |r| DynMsg::GetChildSpec(pid, r)).await
     }
 
     /// The typed address of the running child `pid`, if its mailbox takes `M`: the way from a
@@ -198,10 +169,7 @@ impl DynamicSupervisorRef {
     /// This method is not cancel safe: once the request is sent (at the first poll), dropping
     /// the future does not withdraw it, and the child is stopped all the same.
     pub async fn terminate_child(&self, pid: Pid) -> Result<(), SupervisorError> {
-        self.addr
-            .call_timeout(|r| DynMsg::TerminateChild(pid, r), Duration::MAX)
-            .await
-            .unwrap_or(Err(SupervisorError::NoProc(self.addr.pid())))
+        skeleton::request(&self.addr, |r| DynMsg::TerminateChild(pid, r)).await
     }
 
     /// The children, in pid order (`which_children/1`): a call, answered by the supervisor
@@ -425,48 +393,55 @@ async fn dynamic_main(
         max_children: spec.max_children,
     };
     let _ = init.send(shared);
-    loop {
-        let stop = match sup.ctx.recv().await {
-            Msg::Exit(ExitSignal { from, reason }) => {
-                if Some(from) == parent || from == Pid::EXTERNAL {
-                    sup.terminate_all().await;
-                    return reason;
-                }
-                sup.child_exited(from, reason).await
-            }
-            Msg::Down(_) => None,
-            Msg::User(DynMsg::StartChild(spec, reply)) => {
-                let r = sup.start_child(spec).await;
+    skeleton::run(&mut sup, parent).await
+}
+
+impl SupervisorProcess for DynSup {
+    type Request = DynMsg;
+
+    fn ctx(&mut self) -> &mut Ctx<DynMsg> {
+        &mut self.ctx
+    }
+
+    async fn child_exited(&mut self, pid: Pid, reason: ExitReason) -> Option<ExitReason> {
+        DynSup::child_exited(self, pid, reason).await
+    }
+
+    async fn handle(&mut self, request: DynMsg) -> Option<ExitReason> {
+        match request {
+            DynMsg::StartChild(spec, reply) => {
+                let r = self.start_child(spec).await;
                 reply.reply(r);
                 None
             }
-            Msg::User(DynMsg::GetChildSpec(pid, reply)) => {
-                let spec = sup.map(|m| m.get(&pid.0).and_then(|c| c.spec.clone()));
+            DynMsg::GetChildSpec(pid, reply) => {
+                let spec = self.map(|m| m.get(&pid.0).and_then(|c| c.spec.clone()));
                 reply.reply(spec.map(|s| *s).ok_or(SupervisorError::NotFound));
                 None
             }
-            Msg::User(DynMsg::TerminateChild(pid, reply)) => {
-                let r = sup.terminate_child(pid).await;
+            DynMsg::TerminateChild(pid, reply) => {
+                let r = self.terminate_child(pid).await;
                 reply.reply(r);
                 None
             }
-            Msg::User(DynMsg::WhichChildren(reply)) => {
-                reply.reply(sup.shared.which_children_now());
+            DynMsg::WhichChildren(reply) => {
+                reply.reply(self.shared.which_children_now());
                 None
             }
-            Msg::User(DynMsg::CountChildren(reply)) => {
-                reply.reply(sup.shared.count_now());
+            DynMsg::CountChildren(reply) => {
+                reply.reply(self.shared.count_now());
                 None
             }
-            Msg::User(DynMsg::TryAgain(pid)) => sup.try_again(pid).await,
-            Msg::User(DynMsg::Stop) => {
-                sup.terminate_all().await;
+            DynMsg::TryAgain(pid) => self.try_again(pid).await,
+            DynMsg::Stop => {
+                self.terminate_all().await;
                 Some(ExitReason::Shutdown(None))
             }
-        };
-        if let Some(reason) = stop {
-            return reason;
         }
+    }
+
+    async fn terminate_all(&mut self) {
+        DynSup::terminate_all(self).await;
     }
 }
 
@@ -580,14 +555,7 @@ impl DynSup {
     /// and counted, and retries through the mailbox so that requests are served meanwhile.
     async fn restart(&mut self, old: Pid) -> Option<ExitReason> {
         if !self.window.add_restart() {
-            self.ctx.runtime().note_intensity_exceeded(self.ctx.pid());
-            tracing::error!(
-                supervisor = %self.ctx.pid(),
-                pid = %old,
-                intensity = self.shared.intensity,
-                period_secs = self.shared.period.as_secs(),
-                "restart intensity exceeded; shutting down"
-            );
+            skeleton::intensity_exceeded(&self.ctx, &self.shared, &old);
             self.terminate_all().await;
             return Some(ExitReason::Shutdown(None));
         }

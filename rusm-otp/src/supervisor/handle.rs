@@ -3,16 +3,16 @@
 //! call, and the lookup of a supervisor by its registered name.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::dynamic::{DynMsg, DynamicSupervisorRef};
-use super::spec::{ChildSpec, Started, StartedChild};
+use super::skeleton;
+use super::spec::{ChildSpec, StartedChild};
 use super::table::{self, Child, ChildCounts, ChildInfo, ChildState, ChildTable, SupervisorShared};
 use crate::call::ReplyTo;
 use crate::error::SupervisorError;
 use crate::exit::ExitReason;
 use crate::pid::Pid;
-use crate::process::addr::{Addr, ProcessHandle};
+use crate::process::addr::Addr;
 use crate::runtime::Runtime;
 
 /// What a static supervisor's mailbox takes: the requests of [`SupervisorRef`] and its own
@@ -32,51 +32,25 @@ pub(crate) enum SupMsg {
 
 /// A handle to a running supervisor: OTP's child-management API and introspection.
 ///
-/// Dereferences to the supervisor's [`ProcessHandle`].
+/// Dereferences to the supervisor's [`ProcessHandle`](crate::ProcessHandle).
 #[derive(Clone)]
 pub struct SupervisorRef {
     pub(super) addr: Addr<SupMsg>,
     pub(crate) shared: Arc<SupervisorShared>,
 }
 
-impl std::fmt::Debug for SupervisorRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SupervisorRef")
-            .field("pid", &self.addr.pid())
-            .finish()
-    }
-}
-
-impl std::ops::Deref for SupervisorRef {
-    type Target = ProcessHandle;
-    fn deref(&self) -> &ProcessHandle {
-        &self.addr.handle
-    }
-}
-
-impl From<SupervisorRef> for Started {
-    fn from(s: SupervisorRef) -> Self {
-        Started {
-            sup: Some(s.shared as Arc<dyn std::any::Any + Send + Sync>),
-            ..Started::from(s.addr)
-        }
-    }
-}
+skeleton::supervisor_handle!(SupervisorRef);
 
 impl SupervisorRef {
     async fn request<R>(
         &self,
         make: impl FnOnce(ReplyTo<Result<R, SupervisorError>>) -> SupMsg,
     ) -> Result<R, SupervisorError> {
-        // Supervisor calls wait as long as it takes, as OTP's (`infinity`).
-        match self.addr.call_timeout(make, Duration::MAX).await {
-            Ok(r) => r,
-            Err(_) => Err(SupervisorError::NoProc(self.addr.pid())),
-        }
+        skeleton::request(&self.addr, make).await
     }
 
     /// Adds and starts a child (`start_child/2`). `Ok(None)` when its start returned
-    /// [`Started::ignore`].
+    /// [`Started::ignore`](crate::Started::ignore).
     ///
     /// # Errors
     ///
@@ -92,7 +66,7 @@ impl SupervisorRef {
     }
 
     /// [`start_child`](Self::start_child), also returning what the child's start function
-    /// added with [`Started::with_info`] (OTP's `{ok, Pid, Info}`).
+    /// added with [`Started::with_info`](crate::Started::with_info) (OTP's `{ok, Pid, Info}`).
     ///
     /// # Errors
     ///
@@ -140,7 +114,7 @@ impl SupervisorRef {
     }
 
     /// [`restart_child`](Self::restart_child), also returning what the child's start
-    /// function added with [`Started::with_info`] (OTP's `{ok, Pid, Info}`).
+    /// function added with [`Started::with_info`](crate::Started::with_info) (OTP's `{ok, Pid, Info}`).
     ///
     /// # Errors
     ///

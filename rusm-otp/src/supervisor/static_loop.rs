@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 
 use super::handle::SupMsg;
 use super::shutdown::{ensure_link, shutdown_child};
+use super::skeleton::{self, SupervisorProcess};
 use super::spec::{self, ChildSpec, Restart, Shutdown, Started, StartedChild};
 use super::stop_hook::StopHook;
 use super::strategy::{AutoShutdown, RestartWindow, Strategy};
@@ -19,9 +20,7 @@ use crate::exit::ExitReason;
 use crate::pid::Pid;
 use crate::process::cell::Cell;
 use crate::process::mailbox::Ctx;
-use crate::process::queue::Msg;
 use crate::runtime::Inner;
-use crate::signal::ExitSignal;
 
 struct Sup {
     ctx: Ctx<SupMsg>,
@@ -68,21 +67,26 @@ pub(super) async fn supervisor_main(
         }
     }
     let _ = init.send(Ok(shared));
-    loop {
-        let stop = match sup.ctx.recv().await {
-            Msg::Exit(ExitSignal { from, reason }) => {
-                if Some(from) == parent || from == Pid::EXTERNAL {
-                    sup.terminate_all().await;
-                    return reason;
-                }
-                sup.child_exited(from, reason).await
-            }
-            Msg::Down(_) => None,
-            Msg::User(msg) => sup.handle(msg).await,
-        };
-        if let Some(reason) = stop {
-            return reason;
-        }
+    skeleton::run(&mut sup, parent).await
+}
+
+impl SupervisorProcess for Sup {
+    type Request = SupMsg;
+
+    fn ctx(&mut self) -> &mut Ctx<SupMsg> {
+        &mut self.ctx
+    }
+
+    async fn child_exited(&mut self, pid: Pid, reason: ExitReason) -> Option<ExitReason> {
+        Sup::child_exited(self, pid, reason).await
+    }
+
+    async fn handle(&mut self, request: SupMsg) -> Option<ExitReason> {
+        Sup::handle(self, request).await
+    }
+
+    async fn terminate_all(&mut self) {
+        Sup::terminate_all(self).await;
     }
 }
 
@@ -312,14 +316,7 @@ impl Sup {
     /// and a `terminate_child` of the restarting child cancels the whole group's restart.
     async fn restart(&mut self, id: &Arc<str>) -> Option<ExitReason> {
         if !self.window.add_restart() {
-            self.ctx.runtime().note_intensity_exceeded(self.pid());
-            tracing::error!(
-                supervisor = %self.pid(),
-                child = %id,
-                intensity = self.shared.intensity,
-                period_secs = self.shared.period.as_secs(),
-                "restart intensity exceeded; shutting down"
-            );
+            skeleton::intensity_exceeded(&self.ctx, &self.shared, id);
             self.shared.with_static(|v| {
                 if let Some(c) = v.find_id_mut(id) {
                     c.state = ChildState::Stopped;
