@@ -108,11 +108,10 @@ async fn main(rt: Runtime) -> ExitCode {
         });
         let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
         ListenerBuilder::new(serve(), rusm::ListenerConfig::new(args.addr.clone()))
-            .configure(|mut c| {
-                c.max_connections = args.max_connections;
-                c.idle_timeout = idle;
-                c.drain_timeout = DRAIN;
-                c
+            .configure(|c| {
+                c.max_connections(args.max_connections)
+                    .idle_timeout(idle)
+                    .drain_timeout(DRAIN)
             })
             .state(state)
             .start(&rt)

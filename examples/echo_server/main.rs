@@ -104,13 +104,14 @@ async fn main(rt: Runtime) -> ExitCode {
     let mut builder = EchoListener::builder()
         .addr(args.addr)
         .proxy_protocol(args.proxy_protocol)
-        .configure(|mut c| {
-            c.max_connections = args.max_connections.unwrap_or(c.max_connections);
-            c.acceptors = args.acceptors.unwrap_or(c.acceptors);
-            c.idle_timeout = idle;
-            c.reuse_port = args.reuse_port;
-            c.handshake_timeout = Duration::from_secs(args.handshake_timeout.max(1));
-            c
+        .configure(|c| {
+            let max = args.max_connections.unwrap_or(c.get_max_connections());
+            let acceptors = args.acceptors.unwrap_or(c.get_acceptors());
+            c.max_connections(max)
+                .acceptors(acceptors)
+                .idle_timeout(idle)
+                .reuse_port(args.reuse_port)
+                .handshake_timeout(Duration::from_secs(args.handshake_timeout.max(1)))
         });
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         builder = builder.tls(rusm::TlsConfig::pem_files(cert, key));

@@ -66,19 +66,19 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                         );
                     }
                     let n = n as usize;
-                    sets.push(quote!(config.acceptors = #n;));
+                    sets.push(quote!(let config = config.acceptors(#n);));
                 }
             }
             "max_connections" => {
                 if let Some(n) = a.positive(&mut errors) {
                     let n = usize::try_from(n).unwrap_or(usize::MAX);
-                    sets.push(quote!(config.max_connections = #n;));
+                    sets.push(quote!(let config = config.max_connections(#n);));
                 }
             }
             "backlog" => {
                 if let Some(n) = a.positive(&mut errors) {
                     let n = u32::try_from(n).unwrap_or(u32::MAX);
-                    sets.push(quote!(config.backlog = #n;));
+                    sets.push(quote!(let config = config.backlog(#n);));
                 }
             }
             "tls" => {
@@ -88,27 +88,29 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
             "handshake_timeout_ms" => {
                 if let Some(ms) = a.positive(&mut errors) {
-                    sets.push(quote!(config.handshake_timeout =
-                        ::rusm::__private::Duration::from_millis(#ms);));
+                    sets.push(quote!(let config = config.handshake_timeout(
+                        ::rusm::__private::Duration::from_millis(#ms));));
                 }
             }
             "nodelay" | "reuse_port" | "close_with_reset" | "proxy_protocol" => {
                 if let Some(b) = a.bool(&mut errors) {
                     let field = &a.key;
-                    sets.push(quote!(config.#field = #b;));
+                    sets.push(quote!(let config = config.#field(#b);));
                 }
             }
             "idle_timeout_ms" => {
                 if let Some(ms) = a.positive(&mut errors) {
-                    sets.push(quote!(config.idle_timeout = ::core::option::Option::Some(
+                    sets.push(
+                        quote!(let config = config.idle_timeout(::core::option::Option::Some(
                         ::rusm::__private::Duration::from_millis(#ms)
-                    );));
+                    ));),
+                    );
                 }
             }
             "drain_timeout_ms" => {
                 if let Some((ms, _)) = a.int(&mut errors) {
                     sets.push(
-                        quote!(config.drain_timeout = ::rusm::__private::Duration::from_millis(#ms);),
+                        quote!(let config = config.drain_timeout(::rusm::__private::Duration::from_millis(#ms));),
                     );
                 }
             }
@@ -124,16 +126,20 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             _ => unreachable!("checked by args::parse"),
         }
     }
-    if intensity.is_some() || period.is_some() {
-        let i = match intensity {
-            Some(i) => quote!(::core::option::Option::Some(#i)),
-            None => quote!(config.acceptor_intensity),
-        };
-        let p = period.unwrap_or(5);
-        sets.push(quote! {
-            config.acceptor_intensity = #i;
-            config.acceptor_period = ::rusm::__private::Duration::from_secs(#p);
-        });
+    match (intensity, period) {
+        (Some(i), p) => {
+            let p = p.unwrap_or(5);
+            sets.push(quote!(let config = config.acceptor_intensity(
+                #i,
+                ::rusm::__private::Duration::from_secs(#p)
+            );));
+        }
+        (None, Some(p)) => {
+            sets.push(quote!(let config = config.acceptor_period(
+                ::rusm::__private::Duration::from_secs(#p)
+            );));
+        }
+        (None, None) => {}
     }
     let item_ok = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Struct(s)) if matches!(s.fields, Fields::Unit) && s.generics.params.is_empty() => {
@@ -186,7 +192,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             /// The listener's options, as `#[rusm::listener]` gives them; omitted keys keep
             /// `ListenerConfig`'s defaults.
             pub fn config() -> ::rusm::__private::ListenerConfig {
-                let mut config = ::rusm::__private::ListenerConfig::new(Self::ADDR);
+                let config = ::rusm::__private::ListenerConfig::new(Self::ADDR);
                 #(#sets)*
                 config
             }
@@ -256,9 +262,7 @@ fn tls(a: &args::Arg, errors: &mut Errors) -> Option<TokenStream> {
     let (cert, key) = (cert?, key?);
     let alpn = alpn.map(|protocols| quote!(.alpn([#(#protocols),*])));
     Some(quote! {
-        config.tls = ::core::option::Option::Some(
-            ::rusm::__private::TlsConfig::pem_files(#cert, #key) #alpn
-        );
+        let config = config.tls(::rusm::__private::TlsConfig::pem_files(#cert, #key) #alpn);
     })
 }
 

@@ -178,8 +178,7 @@ async fn reuse_port_listeners_share_one_port_and_each_serves() {
     let rt = Runtime::attach();
     let config = ListenerConfig::new("127.0.0.1:0").reuse_port(true);
     let (addr, first) = rt.listen_with(config.clone(), echo).await.unwrap();
-    let mut more = config.clone();
-    more.addr = addr.to_string();
+    let more = config.clone().addr(addr.to_string());
     let (same, second) = rt.listen_with(more, echo).await.unwrap();
     assert_eq!(same, addr, "both sockets are on the first one's port");
     let tree = rt.tree();

@@ -14,8 +14,8 @@ struct QuietListener;
 #[rusm::main]
 async fn main(rt: Runtime) {
     let builder = QuietListener::builder();
-    assert_eq!(builder.config().idle_timeout, Some(std::time::Duration::from_millis(250)));
-    assert!(builder.config().close_with_reset);
+    assert_eq!(builder.config().get_idle_timeout(), Some(std::time::Duration::from_millis(250)));
+    assert!(builder.config().get_close_with_reset());
     let (addr, l) = builder.start(&rt).await.unwrap();
     // A silent client is disconnected by the idle timeout.
     let mut c = connect(addr).await.unwrap();

@@ -24,11 +24,11 @@ struct Everything;
 fn main() {
     let c = Everything::config();
     assert_eq!(Everything::ADDR, "127.0.0.1:0");
-    assert_eq!(c.addr, "127.0.0.1:0");
-    assert_eq!((c.acceptors, c.max_connections, c.backlog), (3, 500, 64));
-    assert!(!c.nodelay && c.reuse_port && c.close_with_reset);
-    assert_eq!(c.idle_timeout, Some(Duration::from_millis(1500)));
-    assert_eq!(c.acceptor_intensity, Some(7));
-    assert_eq!(c.acceptor_period, Duration::from_secs(2));
-    assert_eq!(c.drain_timeout, Duration::from_millis(250));
+    assert_eq!(c.get_addr(), "127.0.0.1:0");
+    assert_eq!((c.get_acceptors(), c.get_max_connections(), c.get_backlog()), (3, 500, 64));
+    assert!(!c.get_nodelay() && c.get_reuse_port() && c.get_close_with_reset());
+    assert_eq!(c.get_idle_timeout(), Some(Duration::from_millis(1500)));
+    assert_eq!(c.get_acceptor_intensity(), Some(7));
+    assert_eq!(c.get_acceptor_period(), Duration::from_secs(2));
+    assert_eq!(c.get_drain_timeout(), Duration::from_millis(250));
 }

@@ -20,13 +20,13 @@ struct Secure;
 #[rusm::main]
 async fn main(rt: Runtime) {
     let c = Secure::config();
-    let tls = c.tls.as_ref().expect("tls(...) sets the TLS config");
+    let tls = c.get_tls().expect("tls(...) sets the TLS config");
     assert_eq!(
         tls.files().map(|(c, k)| (c.to_str().unwrap(), k.to_str().unwrap())),
         Some(("no-such-dir/cert.pem", "no-such-dir/key.pem"))
     );
-    assert!(c.proxy_protocol);
-    assert_eq!(c.handshake_timeout, Duration::from_millis(2500));
+    assert!(c.get_proxy_protocol());
+    assert_eq!(c.get_handshake_timeout(), Duration::from_millis(2500));
     let e = Secure::start(&rt).await.unwrap_err();
     assert_eq!(e.to_string(), "tls certificate file `no-such-dir/cert.pem`: not found");
 }

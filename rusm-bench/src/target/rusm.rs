@@ -150,8 +150,7 @@ impl Target for RusmTarget {
             let (addr, first) = rt.listen_with(config.clone(), handler).await?;
             let mut guards = vec![KillOnDrop((*first).clone())];
             for _ in 1..opts.listeners {
-                let mut more = config.clone();
-                more.addr = addr.to_string();
+                let more = config.clone().addr(addr.to_string());
                 let (_, l) = rt.listen_with(more, handler).await?;
                 guards.push(KillOnDrop((*l).clone()));
             }

@@ -12,49 +12,66 @@ use super::tls::TlsConfig;
 ///
 /// Two acceptors (not ranch's 10): tokio wakes every task waiting on one listener for each
 /// connection, so more acceptors on one socket only add wake-ups.
+///
+/// The one way to set an option is its builder method (what `#[rusm::listener]`'s keys
+/// expand to, and what [`ListenerBuilder::configure`](crate::ListenerBuilder::configure)
+/// takes); each is read back with its `get_` method, as `std::process::Command`'s are.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use rusm_otp::ListenerConfig;
+///
+/// let config = ListenerConfig::new("127.0.0.1:0")
+///     .max_connections(10_000)
+///     .idle_timeout(Some(Duration::from_secs(30)));
+/// assert_eq!(config.get_max_connections(), 10_000);
+/// assert_eq!(config.get_acceptors(), 2);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
     /// Address to bind, `HOST:PORT`; port 0 picks a free port.
-    pub addr: String,
+    pub(crate) addr: String,
     /// Number of acceptor processes.
-    pub acceptors: usize,
+    pub(crate) acceptors: usize,
     /// Connection processes alive at most; values from [`u32::MAX`] up (e.g. `usize::MAX`)
     /// mean unlimited, ranch's `infinity`.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// The listen backlog (`listen(2)`).
-    pub backlog: u32,
+    pub(crate) backlog: u32,
     /// `TCP_NODELAY` on accepted sockets.
-    pub nodelay: bool,
+    pub(crate) nodelay: bool,
     /// Close accepted sockets with a reset (`SO_LINGER` 0: no TIME_WAIT, unsent data dropped).
-    pub close_with_reset: bool,
+    pub(crate) close_with_reset: bool,
     /// `SO_REUSEPORT`, so several OS processes can share the port.
-    pub reuse_port: bool,
+    pub(crate) reuse_port: bool,
     /// How long connections get to finish when the listener stops.
-    pub drain_timeout: Duration,
+    pub(crate) drain_timeout: Duration,
     /// Restart intensity of the acceptors supervisor; `None`: ranch's `1 + ceil(log2 N)` for
     /// N acceptors.
-    pub acceptor_intensity: Option<u32>,
+    pub(crate) acceptor_intensity: Option<u32>,
     /// The period of that intensity (whole seconds, at least 1). Default 5 s.
-    pub acceptor_period: Duration,
+    pub(crate) acceptor_period: Duration,
     /// Slowloris protection: a connection whose peer sends no byte for this long (counted
     /// from accept) exits with an `Error(TimedOut)` reason and frees its slot. Only bytes
     /// received reset the clock, not writes. Off (`None`) by default.
-    pub idle_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
     /// TLS: every connection's process runs a TLS handshake before its handler, and the
     /// handler's [`TcpStream`] is TLS. `None`: plain TCP. (Feature `tls`.)
     #[cfg(feature = "tls")]
-    pub tls: Option<TlsConfig>,
+    pub(crate) tls: Option<TlsConfig>,
     /// Expect a PROXY protocol header (v1 or v2, told apart by its first bytes) at the start
     /// of every connection, before TLS: the handler's [`TcpStream::peer_addr`] is then the
     /// client's address it carries and [`TcpStream::proxy_addr`] the proxy's. A connection
     /// without a well-formed header ends with a [`HandshakeError`](crate::HandshakeError).
     /// Only turn it on behind a proxy that always sends one: anyone who can connect could
     /// otherwise claim any address.
-    pub proxy_protocol: bool,
+    pub(crate) proxy_protocol: bool,
     /// How long a connection's process has, from its start, to read the PROXY header and
     /// finish the TLS handshake; then it ends with a `TimedOut`
     /// [`HandshakeError`](crate::HandshakeError) and frees its slot. Default 10 s.
-    pub handshake_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
 }
 
 impl ListenerConfig {
@@ -77,6 +94,12 @@ impl ListenerConfig {
             proxy_protocol: false,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
+    }
+
+    /// Sets the address to bind.
+    pub fn addr(mut self, addr: impl Into<String>) -> Self {
+        self.addr = addr.into();
+        self
     }
 
     /// Sets the number of acceptors.
@@ -204,6 +227,84 @@ impl ListenerConfig {
     pub fn handshake_timeout(mut self, d: Duration) -> Self {
         self.handshake_timeout = d;
         self
+    }
+
+    /// Sets the period of the acceptors supervisor's restart intensity (whole seconds, at
+    /// least 1), keeping the intensity.
+    pub fn acceptor_period(mut self, period: Duration) -> Self {
+        self.acceptor_period = period;
+        self
+    }
+
+    /// The address to bind, `HOST:PORT` (port 0 picks a free port).
+    pub fn get_addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The number of acceptor processes.
+    pub fn get_acceptors(&self) -> usize {
+        self.acceptors
+    }
+
+    /// Connection processes alive at most; from [`u32::MAX`] up, unlimited.
+    pub fn get_max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// The listen backlog.
+    pub fn get_backlog(&self) -> u32 {
+        self.backlog
+    }
+
+    /// Whether accepted sockets get `TCP_NODELAY`.
+    pub fn get_nodelay(&self) -> bool {
+        self.nodelay
+    }
+
+    /// Whether accepted sockets are closed with a reset.
+    pub fn get_close_with_reset(&self) -> bool {
+        self.close_with_reset
+    }
+
+    /// Whether the socket has `SO_REUSEPORT`.
+    pub fn get_reuse_port(&self) -> bool {
+        self.reuse_port
+    }
+
+    /// How long connections get to finish when the listener stops.
+    pub fn get_drain_timeout(&self) -> Duration {
+        self.drain_timeout
+    }
+
+    /// The acceptors supervisor's restart intensity; `None`: ranch's `1 + ceil(log2 N)`.
+    pub fn get_acceptor_intensity(&self) -> Option<u32> {
+        self.acceptor_intensity
+    }
+
+    /// The period of that intensity.
+    pub fn get_acceptor_period(&self) -> Duration {
+        self.acceptor_period
+    }
+
+    /// The idle timeout; `None`: off.
+    pub fn get_idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// The TLS config, if the listener serves TLS (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn get_tls(&self) -> Option<&TlsConfig> {
+        self.tls.as_ref()
+    }
+
+    /// Whether a PROXY protocol header is expected first.
+    pub fn get_proxy_protocol(&self) -> bool {
+        self.proxy_protocol
+    }
+
+    /// The handshake timeout.
+    pub fn get_handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
     }
 
     pub(crate) fn validate(&self) -> io::Result<()> {

@@ -142,10 +142,10 @@ impl<H: Handler> ListenerBuilder<H> {
     pub fn of(mut config: ListenerConfig) -> Self {
         let opts = H::options();
         if let Some(t) = opts.idle_timeout {
-            config.idle_timeout = Some(t);
+            config = config.idle_timeout(Some(t));
         }
         if let Some(r) = opts.close_with_reset {
-            config.close_with_reset = r;
+            config = config.close_with_reset(r);
         }
         ListenerBuilder {
             _handler: std::marker::PhantomData,
@@ -156,7 +156,7 @@ impl<H: Handler> ListenerBuilder<H> {
 
     /// Listens on `addr` instead (from configuration or flags).
     pub fn addr(mut self, addr: impl Into<String>) -> Self {
-        self.config.addr = addr.into();
+        self.config = self.config.addr(addr);
         self
     }
 
@@ -169,13 +169,13 @@ impl<H: Handler> ListenerBuilder<H> {
     /// Serves TLS (feature `tls`): [`ListenerConfig::tls`].
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tcp::TlsConfig) -> Self {
-        self.config.tls = Some(tls);
+        self.config = self.config.tls(tls);
         self
     }
 
     /// Expects a PROXY protocol header first: [`ListenerConfig::proxy_protocol`].
     pub fn proxy_protocol(mut self, on: bool) -> Self {
-        self.config.proxy_protocol = on;
+        self.config = self.config.proxy_protocol(on);
         self
     }
 
