@@ -31,7 +31,7 @@ use rustls::ServerConfig;
 /// let config = ListenerConfig::new("0.0.0.0:8443").tls(
 ///     TlsConfig::pem_files("/etc/app/cert.pem", "/etc/app/key.pem").alpn(["h2", "http/1.1"]),
 /// );
-/// assert!(config.tls.is_some());
+/// assert!(config.get_tls().is_some());
 /// ```
 #[derive(Clone)]
 pub struct TlsConfig {
