@@ -66,7 +66,9 @@
 //! | | `tcp/shared.rs` | what a listener's acceptors and connections share |
 //! | | `tcp/connection.rs` | a connection's process body: handshake, handler, idle watchdog, slot, exit report |
 //! | | `tcp/acceptor.rs` | an acceptor process: accepts, backs off when out of descriptors |
-//! | | `tcp/listener_sup.rs` | the listener supervisor: [`Runtime::listen`], the subtree (connections supervisor, acceptors), the runtime's listeners |
+//! | | `tcp/acceptor_pool.rs` | the acceptors supervisor: N acceptors, ranch's intensity |
+//! | | `tcp/connections_sup.rs` | the connections supervisor: one temporary child per connection |
+//! | | `tcp/listener_sup.rs` | the listener supervisor: [`Runtime::listen`], its `rest_for_one` subtree, the runtime's listeners |
 //! | | `tcp/handler.rs` | [`Handler`] (what `#[rusm::connection]` makes) and [`ListenerBuilder`] |
 //! | | `tcp.rs` | the module's docs (the listener's subtree, max connections, accept errors, handshakes), its files and re-exports |
 //! | inspection | `inspect.rs` | [`Runtime::tree`]: a [`TreeSnapshot`] of every supervision tree |

@@ -29,9 +29,11 @@
 //! no handshake, however slow or malformed, delays another connection.
 
 mod acceptor;
+mod acceptor_pool;
 mod config;
 mod connect;
 mod connection;
+mod connections_sup;
 mod handler;
 mod handshake;
 mod listener;

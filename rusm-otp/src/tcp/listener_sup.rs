@@ -6,8 +6,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::acceptor;
+use super::acceptor_pool;
 use super::config::ListenerConfig;
+use super::connections_sup;
 use super::handshake;
 use super::listener::{Control, Listener, Listeners};
 use super::shared::{ConnectionFn, Shared};
@@ -17,10 +18,8 @@ use crate::exit::{ExitReason, IntoExitReason};
 use crate::lock::Unpoisoned;
 use crate::process::mailbox::Ctx;
 use crate::runtime::Runtime;
-use crate::supervisor::start_dynamic;
 use crate::supervisor::{
-    ChildSpec, ChildType, DynamicSupervisorSpec, Shutdown, Started, Starter, StopHook, Strategy,
-    SupervisorSpec,
+    ChildSpec, ChildType, Shutdown, Started, Starter, StopHook, Strategy, SupervisorSpec,
 };
 
 impl Runtime {
@@ -271,34 +270,10 @@ where
         config,
         handshake,
     });
-    let conns_shared = shared.clone();
-    let conns = ChildSpec::from_start("connections", ChildType::Supervisor, move |s: Starter| {
-        let shared = conns_shared.clone();
-        async move {
-            let sup =
-                start_dynamic(&s.rt, Some(s.parent.clone()), DynamicSupervisorSpec::new()).await?;
-            *shared.control.conns.locked() = Some(sup.clone());
-            Ok(Started::from(sup))
-        }
-    })
-    .shutdown(Shutdown::Infinity);
-    // ranch_acceptors_sup: intensity 1 + ceil(log2 N) in 5 s, acceptors brutal_kill.
-    let intensity = shared
-        .config
-        .acceptor_intensity
-        .unwrap_or(1 + (usize::BITS - (n.max(1) - 1).leading_zeros()));
-    let mut acceptors = SupervisorSpec::new(Strategy::OneForOne)
-        .intensity(intensity, shared.config.acceptor_period);
-    for i in 0..n {
-        let shared = shared.clone();
-        acceptors = acceptors.child(
-            ChildSpec::worker(format!("acceptor-{i}"), move |ctx: Ctx<()>| {
-                acceptor::run(ctx, shared.clone())
-            })
-            .shutdown(Shutdown::BrutalKill),
-        );
-    }
     SupervisorSpec::new(Strategy::RestForOne)
-        .child(conns)
-        .child(ChildSpec::supervisor("acceptors", acceptors))
+        .child(connections_sup::spec(&shared))
+        .child(ChildSpec::supervisor(
+            "acceptors",
+            acceptor_pool::spec(&shared, n),
+        ))
 }
