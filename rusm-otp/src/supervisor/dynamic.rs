@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::shutdown::{ensure_link, flush_exits, shutdown_child, wait_cell};
@@ -343,25 +342,12 @@ pub(crate) async fn start_dynamic(
             "supervisor period must be at least 1 second".into(),
         ));
     }
-    let parent_pid = parent.as_ref().map(|p| p.pid);
-    let is_root = parent.is_none();
-    let (init_tx, init_rx) = oneshot::channel();
-    let opts = SpawnOpts {
-        link: parent,
-        name: spec.name.clone(),
-        trap_exit: true,
-        ..SpawnOpts::default()
-    };
-    let addr = spawn_with(rt, opts, move |ctx: Ctx<DynMsg>| {
-        dynamic_main(ctx, spec, parent_pid, init_tx)
-    })?;
-    let shared = match init_rx.await {
-        Ok(shared) => shared,
-        Err(_) => return Err(StartError::Exited(addr.wait().await)),
-    };
-    if is_root {
-        rt.add_root(addr.pid(), &shared);
-    }
+    let name = spec.name.clone();
+    let (addr, shared) =
+        skeleton::start(rt, parent, name, move |ctx: Ctx<DynMsg>, parent, init| {
+            dynamic_main(ctx, spec, parent, init)
+        })
+        .await?;
     Ok(DynamicSupervisorRef { addr, shared })
 }
 
@@ -376,7 +362,7 @@ async fn dynamic_main(
     ctx: Ctx<DynMsg>,
     spec: DynamicSupervisorSpec,
     parent: Option<Pid>,
-    init: oneshot::Sender<Arc<SupervisorShared>>,
+    init: skeleton::InitAck,
 ) -> ExitReason {
     let shared = Arc::new(SupervisorShared::new(
         ctx.pid(),
@@ -392,7 +378,7 @@ async fn dynamic_main(
         window: RestartWindow::new(spec.intensity, spec.period),
         max_children: spec.max_children,
     };
-    let _ = init.send(shared);
+    let _ = init.send(Ok(shared));
     skeleton::run(&mut sup, parent).await
 }
 

@@ -5,16 +5,23 @@
 //! ([`SupervisorProcess`]).
 
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use super::table::SupervisorShared;
 use crate::call::ReplyTo;
-use crate::error::SupervisorError;
+use crate::error::{StartError, SupervisorError};
 use crate::exit::ExitReason;
 use crate::pid::Pid;
 use crate::process::addr::Addr;
+use crate::process::cell::Cell;
 use crate::process::mailbox::Ctx;
 use crate::process::queue::Msg;
+use crate::process::spawn::{spawn_with, SpawnOpts};
+use crate::runtime::Inner;
 use crate::signal::ExitSignal;
 
 /// A supervisor process's own parts: its context, its handling of a child's exit and of a
@@ -34,6 +41,50 @@ pub(super) trait SupervisorProcess {
 
     /// OTP's `terminate/2`: every child, each by its shutdown spec.
     async fn terminate_all(&mut self);
+}
+
+/// How a supervisor's process tells its starter that its init is done: its shared state, or
+/// why it could not start.
+pub(super) type InitAck = oneshot::Sender<Result<Arc<SupervisorShared>, StartError>>;
+
+/// Starts a supervisor process running `main` (OTP's `supervisor:start_link`): linked to
+/// `parent` (a root of the tree when `None`), registered as `name`, trapping exits from its
+/// first instruction. Returns once `main` has acknowledged its init, with its address and
+/// shared state; after a failed init, once the process has exited, as OTP's `start_link`
+/// does, so that the caller finds nothing of it left.
+pub(super) async fn start<M, F, Fut>(
+    rt: &Arc<Inner>,
+    parent: Option<Arc<Cell>>,
+    name: Option<Arc<str>>,
+    main: F,
+) -> Result<(Addr<M>, Arc<SupervisorShared>), StartError>
+where
+    M: Send + 'static,
+    F: FnOnce(Ctx<M>, Option<Pid>, InitAck) -> Fut + Send + 'static,
+    Fut: Future<Output = ExitReason> + Send + 'static,
+{
+    let (init_tx, init_rx) = oneshot::channel();
+    let parent_pid = parent.as_ref().map(|p| p.pid);
+    let is_root = parent.is_none();
+    let opts = SpawnOpts {
+        link: parent,
+        name,
+        trap_exit: true,
+        ..SpawnOpts::default()
+    };
+    let addr = spawn_with(rt, opts, move |ctx: Ctx<M>| main(ctx, parent_pid, init_tx))?;
+    let shared = match init_rx.await {
+        Ok(Ok(shared)) => shared,
+        Ok(Err(e)) => {
+            addr.wait().await;
+            return Err(e);
+        }
+        Err(_) => return Err(StartError::Exited(addr.wait().await)),
+    };
+    if is_root {
+        rt.add_root(addr.pid(), &shared);
+    }
+    Ok((addr, shared))
 }
 
 /// Runs `sup` until it stops; returns its exit reason. An exit signal from `parent`, or from

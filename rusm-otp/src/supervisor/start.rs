@@ -4,16 +4,14 @@
 
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
-
 use super::handle::{SupMsg, SupervisorRef};
+use super::skeleton;
 use super::spec::{ChildSpec, ChildType, Started, Starter};
 use super::static_loop::supervisor_main;
 use super::supervisor_spec::SupervisorSpec;
 use crate::error::StartError;
 use crate::process::cell::Cell;
 use crate::process::mailbox::Ctx;
-use crate::process::spawn::{spawn_with, SpawnOpts};
 use crate::runtime::{Inner, Runtime};
 
 impl Runtime {
@@ -64,30 +62,11 @@ pub(crate) async fn start_supervisor(
     spec: SupervisorSpec,
 ) -> Result<SupervisorRef, StartError> {
     spec.validate()?;
-    let (init_tx, init_rx) = oneshot::channel();
-    let parent_pid = parent.as_ref().map(|p| p.pid);
-    let is_root = parent.is_none();
-    let opts = SpawnOpts {
-        link: parent,
-        name: spec.name.clone(),
-        trap_exit: true,
-        ..SpawnOpts::default()
-    };
-    let addr = spawn_with(rt, opts, move |ctx: Ctx<SupMsg>| {
-        supervisor_main(ctx, spec, parent_pid, init_tx)
-    })?;
-    let shared = match init_rx.await {
-        Ok(Ok(shared)) => shared,
-        Ok(Err(e)) => {
-            // Return once the supervisor has exited, as OTP's start_link does after a failed
-            // init: the caller finds nothing of it left.
-            addr.wait().await;
-            return Err(e);
-        }
-        Err(_) => return Err(StartError::Exited(addr.wait().await)),
-    };
-    if is_root {
-        rt.add_root(addr.pid(), &shared);
-    }
+    let name = spec.name.clone();
+    let (addr, shared) =
+        skeleton::start(rt, parent, name, move |ctx: Ctx<SupMsg>, parent, init| {
+            supervisor_main(ctx, spec, parent, init)
+        })
+        .await?;
     Ok(SupervisorRef { addr, shared })
 }

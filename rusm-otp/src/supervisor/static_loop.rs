@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use super::handle::SupMsg;
 use super::shutdown::{ensure_link, shutdown_child};
 use super::skeleton::{self, SupervisorProcess};
@@ -35,7 +33,7 @@ pub(super) async fn supervisor_main(
     ctx: Ctx<SupMsg>,
     spec: SupervisorSpec,
     parent: Option<Pid>,
-    init: oneshot::Sender<Result<Arc<SupervisorShared>, StartError>>,
+    init: skeleton::InitAck,
 ) -> ExitReason {
     let shared = Arc::new(SupervisorShared::new(
         ctx.pid(),
