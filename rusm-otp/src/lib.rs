@@ -40,7 +40,7 @@
 //! | supervisors | `supervisor/strategy.rs` | [`Strategy`], [`AutoShutdown`], the restart-intensity window |
 //! | | `supervisor/spec.rs` | [`ChildSpec`], [`Restart`], [`Shutdown`], [`Backoff`], [`Started`], [`Starter`] |
 //! | | `supervisor/table.rs` | a supervisor's child table, shared with inspection; `which_children` rows |
-//! | | `supervisor/skeleton.rs` | what static and dynamic supervisors share: the receive loop, the intensity-exceeded shutdown, requests, the handles' common impls |
+//! | | `supervisor/skeleton.rs` | what static and dynamic supervisors share: the start, the receive loop, the intensity-exceeded shutdown, requests, the handles' common impls |
 //! | | `supervisor/stop_hook.rs` | what a supervisor runs once as it starts to stop |
 //! | | `supervisor/supervisor_spec.rs` | [`SupervisorSpec`] and OTP's `check_childspecs` checks |
 //! | | `supervisor/shutdown.rs` | linking a child and stopping it by its shutdown spec |
