@@ -29,8 +29,9 @@ pub(crate) struct SpawnOpts {
     pub(crate) monitored_by: Option<Arc<Cell>>,
 }
 
+/// Spawns a process on `rt`, whose count moves into the new process's cell.
 pub(crate) fn spawn_with<M, F, Fut>(
-    rt: &Arc<Inner>,
+    rt: Arc<Inner>,
     opts: SpawnOpts,
     f: F,
 ) -> Result<Addr<M>, RegisterError>
@@ -44,7 +45,7 @@ where
 }
 
 fn spawn_inner<M, F, Fut>(
-    rt: &Arc<Inner>,
+    rt: Arc<Inner>,
     opts: SpawnOpts,
     f: F,
 ) -> Result<(Addr<M>, Option<MonitorRef>), RegisterError>
@@ -71,10 +72,11 @@ where
     // count of the runtime. The mailbox lives as long as the process, not as its `Ctx` (a body
     // that drops its context early still has a mailbox while it runs, as every live Erlang
     // process has), and it is closed when the process exits.
+    let started = rt.nanos();
     let tx: Arc<TypedCell<M>> = Arc::new(cell::CellOf::new(
         pid,
-        rt.clone(),
-        rt.nanos(),
+        rt,
+        started,
         state,
         parent,
         meta::<F, Fut>,
@@ -83,7 +85,9 @@ where
     let cell: Arc<Cell> = tx.clone();
     if let Some(name) = &opts.name {
         // Registered with its typed cell, so that the typed lookup (`whereis_addr`) finds it.
-        rt.registry.register_spawned(name.clone(), &cell, &tx)?;
+        cell.rt()
+            .registry
+            .register_spawned(name.clone(), &cell, &tx)?;
         cell.lock().set_name(Some(name.clone()));
     }
     if let Some(parent) = &opts.link {
@@ -105,6 +109,8 @@ where
         tx,
     };
     let ctx = Ctx::new(addr.clone());
+    // The runtime, read through the cell that now holds its count.
+    let rt = addr.handle.rt();
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
     rt.handle.spawn(Task {
@@ -310,7 +316,7 @@ impl Runtime {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        spawn_with(&self.inner, SpawnOpts::default(), f).expect("no name, cannot fail")
+        spawn_with(self.inner.clone(), SpawnOpts::default(), f).expect("no name, cannot fail")
     }
 
     /// Spawns a process registered under `name` before its first instruction runs.
@@ -333,7 +339,7 @@ impl Runtime {
             name: Some(name.into()),
             ..SpawnOpts::default()
         };
-        spawn_with(&self.inner, opts, f)
+        spawn_with(self.inner.clone(), opts, f)
     }
 }
 
@@ -351,7 +357,7 @@ impl<M> Ctx<M> {
             link: Some(self.addr.handle.cell.clone()),
             ..SpawnOpts::default()
         };
-        spawn_with(&self.addr.handle.rt_arc(), opts, f).expect("no name, cannot fail")
+        spawn_with(self.addr.handle.rt_arc(), opts, f).expect("no name, cannot fail")
     }
 
     /// Spawns a process with no link to this one.
@@ -362,7 +368,7 @@ impl<M> Ctx<M> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        spawn_with(&self.addr.handle.rt_arc(), SpawnOpts::default(), f)
+        spawn_with(self.addr.handle.rt_arc(), SpawnOpts::default(), f)
             .expect("no name, cannot fail")
     }
 
@@ -379,7 +385,7 @@ impl<M> Ctx<M> {
             ..SpawnOpts::default()
         };
         let (addr, mref) =
-            spawn_inner(&self.addr.handle.rt_arc(), opts, f).expect("no name, cannot fail");
+            spawn_inner(self.addr.handle.rt_arc(), opts, f).expect("no name, cannot fail");
         (addr, mref.expect("monitor requested"))
     }
 }

@@ -153,7 +153,7 @@ async fn terminate<S: Server>(
 
 /// Spawns a server and waits for its `init`.
 async fn start<S: Server>(
-    rt: &Arc<Inner>,
+    rt: Arc<Inner>,
     opts: SpawnOpts,
     args: S::Args,
 ) -> Result<ServerRef<S>, StartError> {
@@ -191,7 +191,7 @@ impl Runtime {
     /// if that succeeds, serves; but no [`ServerRef`] comes back, so it is reached only by its
     /// pid ([`Runtime::processes`]) or its name.
     pub async fn start_server<S: Server>(&self, args: S::Args) -> Result<ServerRef<S>, StartError> {
-        start::<S>(&self.inner, SpawnOpts::default(), args).await
+        start::<S>(self.inner.clone(), SpawnOpts::default(), args).await
     }
 
     /// Starts a server registered under `name` before its `init` runs
@@ -217,7 +217,7 @@ impl Runtime {
             name: Some(name.into()),
             ..SpawnOpts::default()
         };
-        start::<S>(&self.inner, opts, args).await
+        start::<S>(self.inner.clone(), opts, args).await
     }
 
     /// The server of type `S` registered under `name`; `None` if there is none, or the
@@ -249,7 +249,7 @@ impl<M> Ctx<M> {
             link: Some(self.addr.handle.cell.clone()),
             ..SpawnOpts::default()
         };
-        start::<S>(&self.addr.handle.rt_arc(), opts, args).await
+        start::<S>(self.addr.handle.rt_arc(), opts, args).await
     }
 }
 
@@ -279,7 +279,7 @@ impl Starter {
             name: self.name.clone(),
             ..SpawnOpts::default()
         };
-        start::<S>(&self.rt, opts, args).await
+        start::<S>(self.rt.clone(), opts, args).await
     }
 }
 

@@ -267,7 +267,7 @@ impl DynamicSupervisorRef {
             link: Some(sup.clone()),
             ..SpawnOpts::default()
         };
-        let addr = spawn_with(&self.addr.handle.rt_arc(), opts, f).ok()?;
+        let addr = spawn_with(self.addr.handle.rt_arc(), opts, f).ok()?;
         // One shared empty id, not an allocation per connection.
         static NO_ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
         let mut child = Child {
@@ -442,7 +442,7 @@ impl DynSup {
     async fn run_start(&self, spec: &ChildSpec) -> Result<Started, StartError> {
         let me = &self.ctx.handle().cell;
         let started =
-            super::spec::run_start_fn(spec, spec.starter(&self.ctx.handle().rt_arc(), me)).await?;
+            super::spec::run_start_fn(spec, spec.starter(self.ctx.handle().rt_arc(), me)).await?;
         if let Some(cell) = &started.cell {
             ensure_link(me, cell);
         }

@@ -191,7 +191,7 @@ impl Starter {
             name: self.name.clone(),
             ..SpawnOpts::default()
         };
-        spawn_with(&self.rt, opts, f).map_err(StartError::Register)
+        spawn_with(self.rt.clone(), opts, f).map_err(StartError::Register)
     }
 
     /// Spawns the child like [`spawn`](Self::spawn) and waits until its body calls
@@ -528,9 +528,9 @@ impl ChildSpec {
         })
     }
 
-    pub(crate) fn starter(&self, rt: &Arc<Inner>, parent: &Arc<Cell>) -> Starter {
+    pub(crate) fn starter(&self, rt: Arc<Inner>, parent: &Arc<Cell>) -> Starter {
         Starter {
-            rt: rt.clone(),
+            rt,
             parent: parent.clone(),
             name: self.name.clone(),
         }

@@ -103,7 +103,7 @@ impl Sup {
 
     /// Runs a child's start function; links it if the start function did not.
     async fn run_start(&self, spec: &ChildSpec) -> Result<Started, StartError> {
-        let starter = spec.starter(&self.rt(), &self.ctx.handle().cell);
+        let starter = spec.starter(self.rt(), &self.ctx.handle().cell);
         let started = spec::run_start_fn(spec, starter).await?;
         if let Some(cell) = &started.cell {
             ensure_link(&self.ctx.handle().cell, cell);
