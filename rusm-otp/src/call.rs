@@ -136,14 +136,20 @@ pub(crate) async fn within<F: Future>(timeout: Duration, fut: F) -> Option<F::Ou
     let Some(deadline) = tokio::time::Instant::now().checked_add(timeout) else {
         return Some(fut.await);
     };
-    if let Some(shared) = SharedDeadline::take(deadline) {
-        // `fut` was polled just now, in this same poll: it has the waker already.
+    // Taken and armed under one lock, in this same poll: `fut` was just polled with the same
+    // waker, so the first pass below has nothing to poll again.
+    let taken = std::future::poll_fn(|cx| Poll::Ready(SharedDeadline::take(deadline, cx))).await;
+    if let Some((shared, armed)) = taken {
+        if armed.is_ready() {
+            return None;
+        }
         let mut polled = true;
         return std::future::poll_fn(|cx| {
-            if !std::mem::take(&mut polled) {
-                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-                    return Poll::Ready(Some(out));
-                }
+            if std::mem::take(&mut polled) {
+                return Poll::Pending;
+            }
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
             }
             shared.poll_elapsed(cx).map(|()| None)
         })
@@ -195,28 +201,29 @@ pub(crate) struct SharedDeadline {
 }
 
 impl SharedDeadline {
-    /// Takes the running process's timer for a call due at `deadline`; `None` outside a
-    /// process or while another call holds it.
-    pub(crate) fn take(deadline: Instant) -> Option<Self> {
+    /// Takes the running process's timer for a call due at `deadline` and arms it for `cx`,
+    /// under one lock; `None` outside a process or while another call holds it. With the hold,
+    /// whether the deadline has passed already.
+    pub(crate) fn take(deadline: Instant, cx: &mut Context<'_>) -> Option<(Self, Poll<()>)> {
         let cell = crate::process::current::current_cell()?;
-        {
+        let armed = {
             let mut st = cell.lock();
             let slot = &mut st.monitors().call_timer;
-            match slot {
+            let timer = match slot {
                 Some(t) if t.busy => return None,
                 Some(t) => {
-                    t.busy = true;
                     t.sleep.as_mut().reset(deadline);
+                    t
                 }
-                None => {
-                    *slot = Some(crate::process::call_timer::CallTimer {
-                        sleep: Box::pin(tokio::time::sleep_until(deadline)),
-                        busy: true,
-                    })
-                }
-            }
-        }
-        Some(SharedDeadline { cell })
+                None => slot.insert(crate::process::call_timer::CallTimer {
+                    sleep: Box::pin(tokio::time::sleep_until(deadline)),
+                    busy: false,
+                }),
+            };
+            timer.busy = true;
+            timer.sleep.as_mut().poll(cx)
+        };
+        Some((SharedDeadline { cell }, armed))
     }
 
     /// Ready once the deadline has passed; registers `cx` to be woken then.
