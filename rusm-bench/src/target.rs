@@ -20,6 +20,10 @@
 //! `Arc<Mutex<HashMap>>`, [`TokioTarget::server_call_shared_map`]; `spawn-storm`: a bare
 //! `tokio::spawn`, [`TokioTarget::spawn_storm_bare`]; `idle-memory`, `ping-pong`, `fan-in`:
 //! the other `*_bare` methods); the engine runs it after the like-for-like one and labels each.
+//! `spawn-storm` and `idle-memory` add a third, the floor of any process others can reach on
+//! tokio: a bare task plus one shared allocation the size of RUSM's cell
+//! (`target/raw_tokio_floor.rs`, [`TokioTarget::spawn_storm_floor`]), which tells what of the
+//! distance to bare tokio is that second allocation and what is RUSM's own work.
 //!
 //! To add RUSM: make `rusm-bench` depend on `rusm`, uncomment `mod rusm;` below, implement
 //! [`Target`] in `target/rusm.rs`, and return it from [`TargetKind::build`] for
@@ -32,6 +36,7 @@ mod countdown;
 mod interface;
 mod load;
 mod raw_tokio;
+mod raw_tokio_floor;
 mod raw_tokio_process;
 mod rusm;
 

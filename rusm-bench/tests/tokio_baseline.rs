@@ -93,8 +93,8 @@ fn rusm_target_falls_back_to_tokio_with_a_note_until_compiled_in() {
         let names: Vec<&str> = report.results.iter().map(|r| r.target.as_str()).collect();
         assert_eq!(
             names,
-            ["rusm", "tokio-task-mpsc", "tokio-bare"],
-            "rusm then the two tokio baselines: {report}"
+            ["rusm", "tokio-task-mpsc", "tokio-bare", "tokio-task-shared"],
+            "rusm then the tokio baselines and the floor: {report}"
         );
         assert!(report.ratio().is_some(), "{report}");
     }
@@ -186,7 +186,16 @@ fn process_scenarios_measure_rusm_and_both_labelled_baselines() {
         config.runs = Some(2);
         let report = engine::run(&config, &Metrics::new()).unwrap();
         let names: Vec<&str> = report.results.iter().map(|r| r.target.as_str()).collect();
-        assert_eq!(names, ["rusm", "tokio-task-mpsc", "tokio-bare"], "{report}");
+        let floor = matches!(scenario, Scenario::SpawnStorm | Scenario::IdleMemory);
+        if floor {
+            assert_eq!(
+                names,
+                ["rusm", "tokio-task-mpsc", "tokio-bare", "tokio-task-shared"],
+                "{report}"
+            );
+        } else {
+            assert_eq!(names, ["rusm", "tokio-task-mpsc", "tokio-bare"], "{report}");
+        }
         assert_eq!(report.run_count(), 2, "{report}");
         for r in &report.results {
             assert_eq!(r.get(done_key), Some(expected), "{report}");
@@ -208,8 +217,25 @@ fn process_scenarios_measure_rusm_and_both_labelled_baselines() {
             text.contains("tokio-task-mpsc") && text.contains("tokio-bare"),
             "{text}"
         );
+        if floor {
+            assert!(
+                labels[2].starts_with("the floor of a reachable process"),
+                "{report}"
+            );
+            assert!(text.contains("tokio-task-shared"), "{text}");
+        }
         let json = report.to_json();
         assert_eq!(json["baselines"][1]["target"], "tokio-bare");
+        if floor {
+            assert_eq!(json["baselines"][2]["target"], "tokio-task-shared");
+            assert_eq!(
+                json["baselines"][2]["ratio_per_run"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                2
+            );
+        }
         assert_eq!(
             json["baselines"][1]["ratio_per_run"]
                 .as_array()

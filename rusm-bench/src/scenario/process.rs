@@ -57,6 +57,8 @@ enum Program {
     Target,
     /// tokio's bare physical limit.
     Bare,
+    /// Bare tokio plus the one shared allocation every process others can reach needs.
+    Floor,
 }
 
 /// The name and label of a result.
@@ -130,7 +132,27 @@ fn name_and_label(
                 }
             },
         ),
+        (TargetKind::Tokio, Program::Floor) => (
+            "tokio-task-shared",
+            match scenario {
+                Scenario::SpawnStorm => {
+                    "the floor of a reachable process: tokio::spawn of a task that exits at \
+                     once owning one shared allocation the size of RUSM's cell, the spawner \
+                     holding a clone"
+                }
+                _ => {
+                    "the floor of a reachable process: tasks parked on std::future::pending, \
+                     each owning one shared allocation the size of RUSM's cell, kept by their \
+                     JoinHandles and a clone of it"
+                }
+            },
+        ),
     }
+}
+
+/// Whether `scenario` also measures the floor (bare tokio plus one shared allocation).
+fn has_floor(scenario: Scenario) -> bool {
+    matches!(scenario, Scenario::SpawnStorm | Scenario::IdleMemory)
 }
 
 pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<Vec<TargetResult>> {
@@ -140,6 +162,11 @@ pub(super) fn run(scenario: Scenario, ctx: &Ctx<'_>) -> io::Result<Vec<TargetRes
         crate::rss::release_freed_memory();
         ctx.metrics.set_phase("bare tokio");
         results.push(run_one(scenario, ctx, Program::Bare)?);
+        if has_floor(scenario) {
+            crate::rss::release_freed_memory();
+            ctx.metrics.set_phase("floor");
+            results.push(run_one(scenario, ctx, Program::Floor)?);
+        }
     }
     Ok(results)
 }
@@ -153,7 +180,7 @@ fn run_one(scenario: Scenario, ctx: &Ctx<'_>, program: Program) -> io::Result<Ta
         deadline: Instant::now() + ctx.duration(),
     };
     let target = &ctx.target;
-    let bare = (program == Program::Bare).then(TokioTarget::new);
+    let bare = (program != Program::Target).then(TokioTarget::new);
     let (name, label) = name_and_label(scenario, ctx.kind, program);
     let mut r = TargetResult::new(name);
     r.label = Some(label.to_owned());
@@ -163,6 +190,7 @@ fn run_one(scenario: Scenario, ctx: &Ctx<'_>, program: Program) -> io::Result<Ta
     match scenario {
         Scenario::SpawnStorm => {
             let out = match &bare {
+                Some(t) if program == Program::Floor => rt.block_on(t.spawn_storm_floor(run)),
                 Some(t) => rt.block_on(t.spawn_storm_bare(run)),
                 None => rt.block_on(target.spawn_storm(run)),
             };
@@ -210,6 +238,7 @@ fn run_one(scenario: Scenario, ctx: &Ctx<'_>, program: Program) -> io::Result<Ta
             });
             let before = crate::rss::self_rss().unwrap_or(0);
             let set = match &bare {
+                Some(t) if program == Program::Floor => rt.block_on(t.idle_processes_floor(run)),
                 Some(t) => rt.block_on(t.idle_processes_bare(run)),
                 None => rt.block_on(target.idle_processes(run)),
             };

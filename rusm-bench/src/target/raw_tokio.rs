@@ -6,7 +6,7 @@
 //! task for a process and `tokio::sync::mpsc::unbounded_channel` for a mailbox (the like-for-like
 //! programs, [`Target`]'s methods), and the bare-tokio physical limits next to them
 //! (`*_bare`: a bare `tokio::spawn`, a task parked on nothing, channels made up front); those
-//! programs are in `raw_tokio_process.rs`, the echo server, `server-call` and `broadcast` here.
+//! programs are in `raw_tokio_process.rs` (their floors in `raw_tokio_floor.rs`), the echo server, `server-call` and `broadcast` here.
 //! Nothing here counts or instruments: the engine measures from outside.
 
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ use super::interface::{
     ServerCallRun, ServerGuard, Target,
 };
 use super::load::{self, Deliveries, OutBuf, Tally, Totals, CALL_TIMEOUT, ROUND_GRACE};
-use super::raw_tokio_process;
+use super::{raw_tokio_floor, raw_tokio_process};
 use crate::net;
 
 /// The raw tokio target.
@@ -169,6 +169,19 @@ impl TokioTarget {
     /// (`std::future::pending`), kept by its `JoinHandle` and released by aborting it.
     pub fn idle_processes_bare(&self, run: ProcessRun) -> BoxFuture<'_, Box<dyn IdleSet>> {
         raw_tokio_process::idle_processes_bare(run)
+    }
+
+    /// `spawn-storm`'s floor: a bare `tokio::spawn` plus one shared allocation the size of
+    /// RUSM's process cell, a clone of which the spawner holds (`raw_tokio_floor.rs` says why
+    /// every process others can reach on tokio needs it).
+    pub fn spawn_storm_floor(&self, run: ProcessRun) -> BoxFuture<'_, ProcessOutcome> {
+        raw_tokio_floor::spawn_storm(run)
+    }
+
+    /// `idle-memory`'s floor: a task parked on nothing owning one shared allocation the size
+    /// of RUSM's process cell, kept by its `JoinHandle` and a clone of that allocation.
+    pub fn idle_processes_floor(&self, run: ProcessRun) -> BoxFuture<'_, Box<dyn IdleSet>> {
+        raw_tokio_floor::idle_processes(run)
     }
 
     /// `ping-pong`'s bare-tokio baseline, the physical limit: two tasks and two unbounded
