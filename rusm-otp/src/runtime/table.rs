@@ -116,7 +116,13 @@ impl<T> Slots<T> {
             return;
         }
         let at = (i - self.base) as usize;
-        if at >= self.window.len() {
+        if at == self.window.len() {
+            // The common case: the shard's next pid, appended.
+            self.window.push_back(Some(entry));
+            self.in_window += 1;
+            return;
+        }
+        if at > self.window.len() {
             self.window.resize_with(at + 1, || None);
         }
         if self.window[at].replace(entry).is_none() {
@@ -139,6 +145,13 @@ impl<T> Slots<T> {
         let at = usize::try_from(i - self.base).ok()?;
         let entry = self.window.get_mut(at)?.take()?;
         self.in_window -= 1;
+        if at == 0 {
+            // The common case: the oldest exits first; only the cleared front moves.
+            self.drop_cleared_front();
+            if self.window.len() <= MIN_WINDOW {
+                return Some(entry);
+            }
+        }
         self.trim();
         Some(entry)
     }
