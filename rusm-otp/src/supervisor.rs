@@ -5,7 +5,7 @@
 //!
 //! - **Start.** Children start left to right; each start function returns before the next
 //!   begins. If one fails, the children already started are stopped in reverse order and the
-//!   start returns [`StartError::FailedToStartChild`].
+//!   start returns [`StartError::FailedToStartChild`](crate::StartError::FailedToStartChild).
 //! - **Restart intensity.** More than `intensity` restarts within `period` (default 1 in 5 s,
 //!   OTP's) and the supervisor stops all its children and exits with `Shutdown`, which its own
 //!   supervisor sees as a child exit (escalation). Each restart decision counts once: a group
@@ -20,7 +20,7 @@
 //! - **Calls.** Every request — [`SupervisorRef::start_child`], `which_children`,
 //!   `count_children`, `get_childspec`, … — is a message the supervisor answers between its
 //!   other work, after the child exits it has already been told of (exit signals come before
-//!   requests), as OTP's `gen_server` calls. [`Runtime::tree`], [`SupervisorRef::child_pid`]
+//!   requests), as OTP's `gen_server` calls. [`Runtime::tree`](crate::Runtime::tree), [`SupervisorRef::child_pid`]
 //!   and the handles found from a row ([`SupervisorRef::child_addr`],
 //!   [`SupervisorRef::child_supervisor`]) read the table instead: they never wait for a busy
 //!   supervisor, and may show it mid-step.

@@ -117,7 +117,7 @@ async fn call(to: &mpsc::UnboundedSender<Get>, key: u64) -> Option<Option<u64>> 
 impl TokioTarget {
     /// `server-call`'s bare-tokio baseline, the physical limit: the clients and lanes of
     /// [`Target::server_call`], but each "call" locks an `Arc<Mutex<HashMap>>` and reads it —
-    /// no messages, no server process. A lane yields every [`load::CHECK_EVERY`] reads, since
+    /// no messages, no server process. A lane yields every `load::CHECK_EVERY` reads, since
     /// nothing else would make it give the worker up.
     pub fn server_call_shared_map(&self, run: ServerCallRun) -> BoxFuture<'_, CallsOutcome> {
         Box::pin(async move {

@@ -60,7 +60,7 @@ impl ProcessHandle {
     }
 
     /// Sends an exit signal, as `erlang:exit(Pid, Reason)`: a process that traps exits receives
-    /// it as [`Msg::Exit`]; otherwise `Normal` is ignored and any other reason stops it.
+    /// it as [`Msg::Exit`](crate::Msg::Exit); otherwise `Normal` is ignored and any other reason stops it.
     pub fn exit(&self, reason: ExitReason) {
         self.cell.exit_signal(current_pid(), &reason, false, false);
     }

@@ -7,15 +7,15 @@ use std::task::{Context, Poll};
 use super::cell::{CellOf, QueueView, Signal};
 use crate::signal::{Down, ExitSignal};
 
-/// What [`Ctx::recv`] returns: a user message or a system message.
+/// What [`Ctx::recv`](crate::Ctx::recv) returns: a user message or a system message.
 ///
 /// System messages (`Exit`, `Down`) travel on their own queue and are returned before any
 /// user message, so they are never stuck behind a flooded mailbox.
 #[derive(Debug)]
 pub enum Msg<M> {
-    /// A message sent with [`Addr::send`].
+    /// A message sent with [`Addr::send`](crate::Addr::send).
     User(M),
-    /// An exit signal from a linked process (or [`ProcessHandle::exit`]), received because this
+    /// An exit signal from a linked process (or [`ProcessHandle::exit`](crate::ProcessHandle::exit)), received because this
     /// process traps exits.
     Exit(ExitSignal),
     /// A monitored process exited.

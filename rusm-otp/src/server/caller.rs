@@ -146,8 +146,8 @@ impl<Req: Send + 'static, R: Send + 'static> ReplySlot<R> for CallCell<Req, R> {
 
 /// Who made a call (OTP's `From`): reply to it with [`reply`](Self::reply), now or later.
 ///
-/// [`Call::handle_call`] gets a reference; clone it to reply after the callback returned
-/// [`Reply::Noreply`] (from another callback, or another process: OTP's `gen_server:reply/2`).
+/// [`Call::handle_call`](crate::server::Call::handle_call) gets a reference; clone it to reply after the callback returned
+/// [`Reply::Noreply`](crate::server::Reply::Noreply) (from another callback, or another process: OTP's `gen_server:reply/2`).
 /// When every clone is gone without a reply, the caller's call ends at once: with the server's
 /// exit reason if it is exiting, else with a timeout when its time is up.
 pub struct Caller<R> {

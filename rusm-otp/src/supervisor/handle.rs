@@ -355,7 +355,7 @@ impl SupervisorRef {
 }
 
 impl Runtime {
-    /// The running supervisor registered under `name` ([`SupervisorSpec::name`], or a child's
+    /// The running supervisor registered under `name` ([`SupervisorSpec::name`](crate::SupervisorSpec::name), or a child's
     /// [`ChildSpec::name`]): OTP addresses a supervisor by its registered name in every call.
     /// `None` if no process has the name or it is not a (static) supervisor. Found by walking
     /// the tree from the roots, one table at a time, as [`Runtime::tree`] does.

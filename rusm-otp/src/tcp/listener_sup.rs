@@ -214,7 +214,7 @@ where
 
 impl Runtime {
     /// The listeners running on this runtime, in start order: those started with
-    /// [`listen`](Self::listen) and [`ListenerBuilder`], and those started as child specs
+    /// [`listen`](Self::listen) and [`ListenerBuilder`](crate::ListenerBuilder), and those started as child specs
     /// inside a supervision tree, which have no other handle.
     pub fn listeners(&self) -> Vec<Listener> {
         self.inner.slot::<Listeners>().0.locked().clone()
