@@ -2,7 +2,7 @@
 //! UNKNOWN) as the connection's peer address and keeps the proxy's, reads exactly the
 //! header (the bytes after it reach the handler, and a header alone is served at once), and
 //! ends a connection whose header is truncated, garbage, missing or late with a clear reason
-//! in a rate-limited log line.
+//! in a rate-limited log line. Behind a proxy, the tree and the crash report name the client.
 #[path = "support/captured_logs.rs"]
 mod captured_logs;
 #[path = "support/lib.rs"]
@@ -353,4 +353,56 @@ async fn a_zero_handshake_timeout_is_rejected() {
     let e = rt.listen_with(config, report_then_echo).await.unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     assert_eq!(e.to_string(), "handshake_timeout must be longer than zero");
+}
+
+/// Reads, and panics when the bytes after the header say so.
+async fn crash_on_boom(_ctx: Ctx, mut s: TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 64];
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        assert!(!buf[..n].starts_with(b"boom"), "boom");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tree_and_the_crash_report_name_the_client_behind_the_proxy() {
+    captured_logs::install();
+    let rt = Runtime::attach();
+    let (addr, listener) = proxied_listener(&rt, config()).await;
+    let (report, me) = through_proxy(
+        addr,
+        b"PROXY TCP4 203.0.113.9 198.51.100.1 40001 443\r\n",
+        b"",
+    )
+    .await;
+    assert!(report.starts_with("peer=203.0.113.9:40001 "), "{report}");
+    // The connection is being served (it answered): its node names the client.
+    let tree = rt.tree();
+    let conns = tree
+        .find("connections")
+        .expect("the connections supervisor");
+    let details: Vec<String> = conns
+        .children
+        .iter()
+        .filter_map(|n| n.detail.clone())
+        .collect();
+    assert_eq!(details, ["203.0.113.9:40001"], "not the proxy's {me}");
+    listener.kill();
+
+    let (addr, listener) = rt
+        .listen_with(config().proxy_protocol(true), crash_on_boom)
+        .await
+        .unwrap();
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let me = c.local_addr().unwrap();
+    c.write_all(b"PROXY TCP4 203.0.113.9 198.51.100.1 40002 443\r\nboom")
+        .await
+        .unwrap();
+    let crash = captured_logs::logged(addr, "connection crashed").await;
+    assert!(crash.contains("peer=203.0.113.9:40002"), "{crash}");
+    assert!(!crash.contains(&me.to_string()), "{crash}");
+    listener.kill();
 }

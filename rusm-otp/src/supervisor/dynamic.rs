@@ -289,7 +289,19 @@ impl DynamicSupervisorRef {
         Some(addr)
     }
 
-    /// The peer address a child was started with ([`start_temporary`](Self::start_temporary)).
+    /// Replaces the peer address a child was started with: a connection whose PROXY protocol
+    /// header named the client behind the proxy is shown (in the tree, in its crash report)
+    /// with the client's address, as its handler sees it in `peer_addr`.
+    pub(crate) fn set_peer(&self, pid: Pid, peer: std::net::SocketAddr) {
+        if let ChildTable::Dynamic(m) = &mut *self.shared.lock() {
+            if let Some(c) = m.get_mut(&pid.0) {
+                c.peer = Some(peer);
+            }
+        }
+    }
+
+    /// The peer address a child was started with ([`start_temporary`](Self::start_temporary)),
+    /// or the client's behind a proxy ([`set_peer`](Self::set_peer)).
     pub(crate) fn peer_of(&self, pid: Pid) -> Option<std::net::SocketAddr> {
         match &*self.shared.lock() {
             ChildTable::Dynamic(m) => m.get(&pid.0).and_then(|c| c.peer),

@@ -144,7 +144,16 @@ where
     };
     let peer = raw.peer_addr().ok();
     match handshake.run(raw).await {
-        Ok(stream) => serve(ctx, stream, &shared, slot).await,
+        Ok(stream) => {
+            // Behind a proxy, the connection is the client's: the tree and the crash report
+            // name the address the header gave, as `peer_addr` does.
+            if let Some(client) = stream.proxy_header().and_then(|h| h.source) {
+                if let Some(conns) = shared.control.conns() {
+                    conns.set_peer(ctx.pid(), client);
+                }
+            }
+            serve(ctx, stream, &shared, slot).await
+        }
         Err(e) => {
             handshake.log.report(shared.control.addr, peer, &e);
             // Reported here, once: the generic exit report would log every failure.
