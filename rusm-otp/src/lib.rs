@@ -28,6 +28,7 @@
 //! | runtime | `runtime/table.rs` | the process table: every live process's cell by pid, in shards |
 //! | | `runtime/names.rs` | the name table the registry API reads and writes |
 //! | | `runtime/groups.rs` | the process groups table the `pg` API reads and writes |
+//! | | `runtime/cell_pool.rs` | cells of exited processes, kept for the next spawns of the same message type |
 //! | | `runtime.rs` | [`Runtime`]: a tokio runtime and its tables; the roots and slots kept for the layers above; its shutdown |
 //! | process API | `process/spawn.rs` | spawning ([`Runtime::spawn`], `Ctx::spawn_link`, …) and the process task: polls, exit signals, the exit in order |
 //! | | `process/info.rs` | [`Runtime::process_info`], [`Runtime::top`]: what a process does, read without asking it |

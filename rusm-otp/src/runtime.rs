@@ -14,6 +14,7 @@ use crate::process::cell::{Cell, CellOf};
 use crate::process::current::current_cell;
 use crate::process::mailbox::Ctx;
 
+pub(crate) mod cell_pool;
 pub(crate) mod groups;
 mod names;
 mod table;
@@ -39,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) intensity_exceeded: Mutex<Vec<(String, u64)>>,
     /// Every live process, by pid.
     table: table::Table,
+    /// Cells of exited processes, for the next spawns to reuse.
+    pub(crate) cells: cell_pool::CellPool,
     pub(crate) registry: Registry,
     pub(crate) groups: Groups,
     /// The supervision roots, in start order.
@@ -135,6 +138,8 @@ impl Inner {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Pooled cells count the runtime: emptied first, and no exit pools its cell after.
+        self.cells.close();
         let owned = self.owned.locked().take();
         let in_async = tokio::runtime::Handle::try_current().is_ok();
         match (owned, in_async) {
@@ -372,6 +377,7 @@ impl Runtime {
             epoch: std::time::Instant::now(),
             intensity_exceeded: Mutex::new(Vec::new()),
             table: table::Table::new(),
+            cells: cell_pool::CellPool::new(),
             registry: Registry::default(),
             groups: Default::default(),
             roots: Mutex::new(Vec::new()),

@@ -253,6 +253,9 @@ pub(crate) struct CellOf<B: ?Sized> {
     /// (`process_info`'s running). Only the task writes it.
     activity: AtomicU64,
     flag: AtomicBool,
+    /// The home shard of the thread that spawned it, where the cell goes back for reuse
+    /// (`runtime/cell_pool.rs`).
+    pub(crate) home: u8,
     /// Nanoseconds from the runtime's start to the spawn.
     pub(crate) started: u64,
     /// The process that spawned it linked (its supervisor), or `Pid::EXTERNAL`.
@@ -336,27 +339,57 @@ impl<B: ?Sized> std::fmt::Debug for CellOf<B> {
     }
 }
 
+/// What a spawn gives its process's cell: everything but the runtime and the mailbox's queue.
+pub(crate) struct Birth {
+    pub(crate) pid: Pid,
+    pub(crate) started: u64,
+    pub(crate) state: State,
+    pub(crate) parent: Pid,
+    pub(crate) meta: fn() -> Meta,
+    pub(crate) home: u8,
+}
+
 impl<B> CellOf<B> {
     /// A cell for a process that is being spawned, holding `queue`.
-    pub(crate) fn new(
-        pid: Pid,
-        runtime: RuntimeRef,
-        started: u64,
-        state: State,
-        parent: Pid,
-        meta: fn() -> Meta,
-        queue: B,
-    ) -> Self {
+    pub(crate) fn new(birth: Birth, runtime: RuntimeRef, queue: B) -> Self {
         CellOf {
-            pid,
+            pid: birth.pid,
             runtime,
             activity: AtomicU64::new(0),
             flag: AtomicBool::new(false),
-            started,
-            parent,
-            meta,
-            state: Mutex::new(Locked { st: state, queue }),
+            home: birth.home,
+            started: birth.started,
+            parent: birth.parent,
+            meta: birth.meta,
+            state: Mutex::new(Locked {
+                st: birth.state,
+                queue,
+            }),
         }
+    }
+
+    /// Makes a pooled cell (of an exited process of the same runtime, emptied by
+    /// [`clear_for_pool`](Self::clear_for_pool)) the cell of a process being spawned, as
+    /// [`new`](Self::new) would make it: every field is written but the runtime (the same) and
+    /// the queue (empty, its buffer freed at the exit). A field added to the cell is set here.
+    pub(crate) fn reuse(&mut self, birth: Birth) {
+        self.pid = birth.pid;
+        *self.activity.get_mut() = 0;
+        *self.flag.get_mut() = false;
+        self.home = birth.home;
+        self.started = birth.started;
+        self.parent = birth.parent;
+        self.meta = birth.meta;
+        self.state.get_mut().unwrap_or_else(|p| p.into_inner()).st = birth.state;
+    }
+}
+
+impl<B: ?Sized> CellOf<B> {
+    /// Drops what an exited process's state still holds (its exit reason, the rare parts),
+    /// before the cell is pooled for reuse.
+    pub(crate) fn clear_for_pool(&mut self) {
+        let locked = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        locked.st = State::default();
     }
 }
 

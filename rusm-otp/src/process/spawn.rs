@@ -3,6 +3,7 @@
 //! in order (body dropped, queued messages dropped, name and groups released, links and
 //! monitors signalled).
 
+use std::any::TypeId;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -10,14 +11,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::addr::{Addr, ProcessHandle};
-use super::cell::{self, Cell, Exiting, State};
+use super::cell::{self, Birth, Cell, Exiting, State};
 use super::current::{enter, leave, swap_pid};
 use super::mailbox::Ctx;
 use super::queue::{Queue, TypedCell};
 use crate::error::RegisterError;
 use crate::exit::{ExitReason, IntoExitReason};
 use crate::pid::Pid;
-use crate::runtime::{Inner, Runtime};
+use crate::runtime::{cell_pool, Inner, Runtime};
 use crate::signal::MonitorRef;
 
 /// How to spawn: link to the spawner, monitor it, register a name, trap exits from the start.
@@ -72,16 +73,16 @@ where
     // count of the runtime. The mailbox lives as long as the process, not as its `Ctx` (a body
     // that drops its context early still has a mailbox while it runs, as every live Erlang
     // process has), and it is closed when the process exits.
-    let started = rt.nanos();
-    let tx: Arc<TypedCell<M>> = Arc::new(cell::CellOf::new(
+    let home = cell_pool::home();
+    let birth = Birth {
         pid,
-        rt,
-        started,
+        started: rt.nanos(),
         state,
         parent,
-        meta::<F, Fut>,
-        Queue::new(),
-    ));
+        meta: meta::<M, F, Fut>,
+        home,
+    };
+    let tx = new_cell::<M>(rt, birth);
     let cell: Arc<Cell> = tx.clone();
     if let Some(name) = &opts.name {
         // Registered with its typed cell, so that the typed lookup (`whereis_addr`) finds it.
@@ -114,6 +115,7 @@ where
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
     rt.handle.spawn(Task {
+        typed: Some(addr.tx.clone()),
         cell: Some(cell),
         waker_stored: false,
         body: Some(f(ctx)),
@@ -121,12 +123,48 @@ where
     Ok((addr, mref))
 }
 
+/// The cell of a process being spawned on `rt`: a pooled one of an exited process with the
+/// same message type when the spawning thread's shard has one (`runtime/cell_pool.rs`), else a
+/// new allocation holding `rt`'s count.
+fn new_cell<M: Send + 'static>(rt: Arc<Inner>, birth: Birth) -> Arc<TypedCell<M>> {
+    let pooled = rt
+        .cells
+        .take(birth.home, TypeId::of::<M>())
+        .and_then(|c| c.downcast::<TypedCell<M>>().ok());
+    match pooled {
+        Some(mut cell) => match Arc::get_mut(&mut cell) {
+            Some(c) => {
+                // The pooled cell already counts this runtime: `rt`'s count is dropped.
+                c.reuse(birth);
+                cell
+            }
+            // Unreachable (a cell is pooled with no other holder, and only `take` removes
+            // it), but a new cell is always right.
+            None => Arc::new(cell::CellOf::new(birth, rt, Queue::new())),
+        },
+        None => Arc::new(cell::CellOf::new(birth, rt, Queue::new())),
+    }
+}
+
+/// Gives an exited process's cell back to its runtime's pool when the task holds the last
+/// reference to it; drops it otherwise (an `Addr` or a supervisor still holds it).
+fn recycle<M: Send + 'static>(mut cell: Arc<TypedCell<M>>) {
+    let Some(c) = Arc::get_mut(&mut cell) else {
+        return;
+    };
+    c.clear_for_pool();
+    let home = c.home;
+    // Counted for the give: the cell, which holds the runtime's count, moves into the pool.
+    let rt = cell.rt_arc();
+    rt.cells.give(home, TypeId::of::<M>(), cell);
+}
+
 /// What `process_info` reports of a process made from `F`.
-fn meta<F, Fut>() -> cell::Meta {
+fn meta<M, F, Fut>() -> cell::Meta {
     cell::Meta {
         initial_call: std::any::type_name::<F>(),
         // tokio's task header and scheduler hooks come on top of the future: about 64 bytes.
-        task_bytes: std::mem::size_of::<Task<Fut>>() + 64,
+        task_bytes: std::mem::size_of::<Task<M, Fut>>() + 64,
     }
 }
 
@@ -140,16 +178,19 @@ pin_project_lite::pin_project! {
     /// `repr(C)` keeps the fields every poll reads ahead of the body, on the task's first
     /// cache line, rather than after a body of any size.
     #[repr(C)]
-    struct Task<Fut> {
+    struct Task<M, Fut> {
         // `None` only while the body is polled: lent to the thread's current process meanwhile.
         cell: Option<Arc<Cell>>,
+        // The same cell, typed: given back to the runtime's pool at the exit if nothing else
+        // holds it (`recycle`).
+        typed: Option<Arc<TypedCell<M>>>,
         // Whether the task's waker is in the cell (stored at the first pending poll).
         waker_stored: bool,
         #[pin]
         body: Option<Fut>,
     }
 
-    impl<Fut> PinnedDrop for Task<Fut> {
+    impl<M, Fut> PinnedDrop for Task<M, Fut> {
         // A task dropped before its body finished (its tokio runtime shut down): the process
         // is killed, and its exit completes here — body dropped, mailbox closed, name,
         // links and monitors released — so that nothing waits on it for ever.
@@ -168,8 +209,9 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<Fut> Future for Task<Fut>
+impl<M, Fut> Future for Task<M, Fut>
 where
+    M: Send + 'static,
     Fut: Future,
     Fut::Output: IntoExitReason,
 {
@@ -225,7 +267,10 @@ where
             tracing::error!(pid = %pid, reason = %ExitReason::from_panic(payload), "panic while dropping process state");
         }
         finish(&cell, reason, exiting);
-        *this.cell = Some(cell);
+        drop(cell);
+        if let Some(typed) = this.typed.take() {
+            recycle(typed);
+        }
         Poll::Ready(())
     }
 }
@@ -387,5 +432,103 @@ impl<M> Ctx<M> {
         let (addr, mref) =
             spawn_inner(self.addr.handle.rt_arc(), opts, f).expect("no name, cannot fail");
         (addr, mref.expect("monitor requested"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Reuse of exited processes' cells (`runtime/cell_pool.rs`), on one thread, where a
+    //! process's exit (its DOWN, then its cell given back) completes within one poll, before
+    //! the watcher that gets the DOWN runs again.
+
+    use std::sync::Arc;
+
+    use crate::{Ctx, ExitReason, Msg, Runtime};
+
+    /// A process that used everything a cell holds, then exited with an error: trapping exits,
+    /// registered, in a group, with user messages queued and a monitor that fired.
+    async fn busy(mut ctx: Ctx<u64>) -> ExitReason {
+        ctx.trap_exit(true);
+        ctx.register("busy").unwrap();
+        let me = ctx.myself();
+        ctx.runtime().pg().join("busy", &me).unwrap();
+        let (watched, _) = ctx.spawn_monitor(|_: Ctx| async {});
+        drop(watched);
+        while !matches!(ctx.recv().await, Msg::Down(_)) {}
+        for n in 0..3 {
+            me.send(n).unwrap();
+        }
+        ExitReason::error("done")
+    }
+
+    #[tokio::test]
+    async fn a_reused_cell_starts_as_a_new_process_and_the_old_pid_is_gone() {
+        let rt = Runtime::attach();
+        let checked = rt.spawn(|mut ctx: Ctx| async move {
+            let rt = ctx.runtime();
+            let (p, _) = ctx.spawn_monitor(busy);
+            let old = p.pid();
+            drop(p);
+            let down = loop {
+                if let Msg::Down(d) = ctx.recv().await {
+                    break d;
+                }
+            };
+            assert_eq!(down.reason, ExitReason::error("done"));
+            let pooled = rt.inner.cells.len();
+            assert!(pooled >= 1, "the busy process's cell was pooled");
+            let q = ctx.spawn(|mut ctx: Ctx<u64>| async move {
+                ctx.recv_user().await;
+            });
+            assert_eq!(rt.inner.cells.len(), pooled - 1, "and reused");
+            assert_ne!(q.pid(), old);
+            assert!(rt.process_info(old).is_none(), "the old pid names nothing");
+            assert!(rt.whereis("busy").is_none());
+            assert!(rt.pg().members::<u64>("busy").is_empty());
+            let info = rt.process_info(q.pid()).expect("alive");
+            assert!(!info.trap_exit);
+            assert_eq!(info.registered_name, None);
+            assert_eq!((info.message_queue_len, info.signal_queue_len), (0, 0));
+            assert!(info.links.is_empty() && info.monitors.is_empty());
+            assert!(info.monitored_by.is_empty() && info.groups.is_empty());
+            assert!(info.reductions <= 1, "{}", info.reductions);
+            assert_eq!(q.exit_reason(), None);
+            q.send(7).unwrap();
+            assert_eq!(q.wait().await, ExitReason::Normal);
+        });
+        assert_eq!(checked.wait().await, ExitReason::Normal);
+    }
+
+    #[test]
+    fn a_runtime_with_pooled_cells_is_freed_when_it_shuts_down() {
+        let tokio_rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let rt = Runtime::with_handle(tokio_rt.handle().clone());
+        let inner = Arc::downgrade(&rt.inner);
+        let rt2 = rt.clone();
+        tokio_rt.block_on(async move {
+            let w = rt2.spawn(|mut ctx: Ctx| async move {
+                for _ in 0..10 {
+                    let (p, _) = ctx.spawn_monitor(|_: Ctx<u64>| async {});
+                    drop(p);
+                }
+                let mut downs = 0;
+                while downs < 10 {
+                    if let Msg::Down(_) = ctx.recv().await {
+                        downs += 1;
+                    }
+                }
+            });
+            w.wait().await;
+            assert!(rt2.inner.cells.len() >= 10, "cells were pooled");
+        });
+        drop(rt);
+        drop(tokio_rt);
+        assert!(
+            inner.upgrade().is_none(),
+            "the pool emptied at shutdown: its cells no longer keep the runtime"
+        );
     }
 }
