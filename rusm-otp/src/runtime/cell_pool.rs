@@ -42,13 +42,7 @@ pub(crate) struct CellPool {
 
 /// One shard, on its own cache lines.
 #[repr(align(128))]
-#[derive(Default)]
-struct Shard {
-    kept: Mutex<Kept>,
-    /// `kept.total`, readable without the lock: a spawn from a thread whose shard is empty
-    /// (most processes are supervised, and their cells never come back) takes no lock.
-    total: AtomicUsize,
-}
+struct Shard(Mutex<Kept>);
 
 /// A shard's cells by message type, and how many in all.
 #[derive(Default)]
@@ -73,7 +67,7 @@ pub(crate) fn home() -> u8 {
 impl CellPool {
     pub(crate) fn new() -> Self {
         CellPool {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shards: (0..SHARDS).map(|_| Shard(Mutex::default())).collect(),
             closed: AtomicBool::new(false),
         }
     }
@@ -84,23 +78,17 @@ impl CellPool {
 
     /// A pooled cell of message type `ty` from shard `home`, if there is one.
     pub(crate) fn take(&self, home: u8, ty: TypeId) -> Option<PooledCell> {
-        let shard = self.shard(home);
-        if shard.total.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        let mut kept = shard.kept.locked();
+        let mut kept = self.shard(home).0.locked();
         let cell = kept.by_type.get_mut(&ty)?.pop()?;
         kept.total -= 1;
-        shard.total.store(kept.total, Ordering::Relaxed);
         Some(cell)
     }
 
     /// Keeps `cell` (of message type `ty`, with no other holder) in shard `home`, unless the
     /// shard is full or the pool closed: the cell is then dropped, outside the lock.
     pub(crate) fn give(&self, home: u8, ty: TypeId, cell: PooledCell) {
-        let shard = self.shard(home);
         let refused = {
-            let mut kept = shard.kept.locked();
+            let mut kept = self.shard(home).0.locked();
             // Read under the shard's lock: `close` sets it before it empties each shard, so a
             // give either lands before the emptying or sees the pool closed.
             if self.closed.load(Ordering::Acquire) || kept.total >= PER_SHARD {
@@ -108,7 +96,6 @@ impl CellPool {
             } else {
                 kept.by_type.entry(ty).or_default().push(cell);
                 kept.total += 1;
-                shard.total.store(kept.total, Ordering::Relaxed);
                 None
             }
         };
@@ -120,8 +107,7 @@ impl CellPool {
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         for shard in self.shards.iter() {
-            let kept = std::mem::take(&mut *shard.kept.locked());
-            shard.total.store(0, Ordering::Relaxed);
+            let kept = std::mem::take(&mut *shard.0.locked());
             drop(kept);
         }
     }
@@ -129,7 +115,7 @@ impl CellPool {
     /// Cells kept, of every type.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.kept.locked().total).sum()
+        self.shards.iter().map(|s| s.0.locked().total).sum()
     }
 }
 
