@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::countdown::Countdown;
 use super::interface::{BoxFuture, IdleSet, ProcessOutcome, ProcessRun};
+use super::raw_tokio_process::{CountOnDrop, CLOCK_EVERY};
 
 /// Bytes of the shared block, as RUSM's process cell on 64-bit targets: its pid, runtime,
 /// counters and flags, and under its lock the process state and the mailbox's queue.
@@ -27,9 +28,6 @@ type Shared = Arc<Mutex<[u64; CELL_BYTES / 8 - 1]>>;
 fn shared() -> Shared {
     Arc::new(Mutex::new([0; CELL_BYTES / 8 - 1]))
 }
-
-/// How often the load loops look at the clock, as the other programs.
-const CLOCK_EVERY: u64 = 1024;
 
 /// `spawn-storm`'s floor: `tokio::spawn` of a task owning a shared block that exits at once.
 pub(super) fn spawn_storm(run: ProcessRun) -> BoxFuture<'static, ProcessOutcome> {
@@ -60,15 +58,6 @@ pub(super) fn spawn_storm(run: ProcessRun) -> BoxFuture<'static, ProcessOutcome>
             elapsed: start.elapsed(),
         }
     })
-}
-
-/// Counts down when dropped: an idle task counts its exit as its abort drops it.
-struct CountOnDrop(Arc<Countdown>);
-
-impl Drop for CountOnDrop {
-    fn drop(&mut self) {
-        self.0.count_down();
-    }
 }
 
 /// Idle tasks at the floor, each parked on nothing, kept by their `JoinHandle`s and a clone of

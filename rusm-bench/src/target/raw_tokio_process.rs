@@ -17,7 +17,7 @@ use super::interface::{BoxFuture, IdleSet, ProcessOutcome, ProcessRun};
 
 /// How often the load loops look at the clock: often enough to stop within milliseconds of the
 /// deadline, rarely enough that `Instant::now` costs nothing.
-const CLOCK_EVERY: u64 = 1024;
+pub(super) const CLOCK_EVERY: u64 = 1024;
 
 /// Idle tasks, each blocked on its own unbounded channel.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ enum FanIn {
 }
 
 /// Counts down when dropped: a bare idle task counts its exit as its abort drops it.
-struct CountOnDrop(Arc<Countdown>);
+pub(super) struct CountOnDrop(pub(super) Arc<Countdown>);
 
 impl Drop for CountOnDrop {
     fn drop(&mut self) {
