@@ -131,19 +131,16 @@ fn new_cell<M: Send + 'static>(rt: Arc<Inner>, birth: Birth) -> Arc<TypedCell<M>
         .cells
         .take(birth.home, TypeId::of::<M>())
         .and_then(|c| c.downcast::<TypedCell<M>>().ok());
-    match pooled {
-        Some(mut cell) => match Arc::get_mut(&mut cell) {
-            Some(c) => {
-                // The pooled cell already counts this runtime: `rt`'s count is dropped.
-                c.reuse(birth);
-                cell
-            }
-            // Unreachable (a cell is pooled with no other holder, and only `take` removes
-            // it), but a new cell is always right.
-            None => Arc::new(cell::CellOf::new(birth, rt, Queue::new())),
-        },
-        None => Arc::new(cell::CellOf::new(birth, rt, Queue::new())),
+    // A pooled cell has no other holder (only `take` removes it from the pool), so `get_mut`
+    // succeeds; were it not to, a new cell is always right.
+    if let Some(mut cell) = pooled {
+        if let Some(c) = Arc::get_mut(&mut cell) {
+            // The pooled cell already counts this runtime: `rt`'s count is dropped.
+            c.reuse(birth);
+            return cell;
+        }
     }
+    Arc::new(cell::CellOf::new(birth, rt, Queue::new()))
 }
 
 /// Gives an exited process's cell back to its runtime's pool when the task holds the last
