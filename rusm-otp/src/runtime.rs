@@ -299,9 +299,9 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
 /// Cloning a `Runtime` is cheap and gives another handle to the same runtime.
 ///
 /// A process's memory is its tokio task and its cell (its state and mailbox). A cell whose
-/// last holder is the process's own task is kept at its exit for the next spawn of a process
-/// with the same message type on the same thread (at most 4,096 per thread group, about
-/// 200 bytes each), and freed when the runtime shuts down.
+/// last holder is the process's own task is kept at its exit for a later spawn of a process
+/// with the same message type (at most 4,096 per group of threads, about 200 bytes each), and
+/// freed when the runtime shuts down.
 ///
 /// # Examples
 ///

@@ -253,9 +253,6 @@ pub(crate) struct CellOf<B: ?Sized> {
     /// (`process_info`'s running). Only the task writes it.
     activity: AtomicU64,
     flag: AtomicBool,
-    /// The home shard of the thread that spawned it, where the cell goes back for reuse
-    /// (`runtime/cell_pool.rs`).
-    pub(crate) home: u8,
     /// Nanoseconds from the runtime's start to the spawn.
     pub(crate) started: u64,
     /// The process that spawned it linked (its supervisor), or `Pid::EXTERNAL`.
@@ -346,7 +343,6 @@ pub(crate) struct Birth {
     pub(crate) state: State,
     pub(crate) parent: Pid,
     pub(crate) meta: fn() -> Meta,
-    pub(crate) home: u8,
 }
 
 impl<B> CellOf<B> {
@@ -357,7 +353,6 @@ impl<B> CellOf<B> {
             runtime,
             activity: AtomicU64::new(0),
             flag: AtomicBool::new(false),
-            home: birth.home,
             started: birth.started,
             parent: birth.parent,
             meta: birth.meta,
@@ -376,7 +371,6 @@ impl<B> CellOf<B> {
         self.pid = birth.pid;
         *self.activity.get_mut() = 0;
         *self.flag.get_mut() = false;
-        self.home = birth.home;
         self.started = birth.started;
         self.parent = birth.parent;
         self.meta = birth.meta;

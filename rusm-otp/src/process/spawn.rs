@@ -73,14 +73,12 @@ where
     // count of the runtime. The mailbox lives as long as the process, not as its `Ctx` (a body
     // that drops its context early still has a mailbox while it runs, as every live Erlang
     // process has), and it is closed when the process exits.
-    let home = cell_pool::home();
     let birth = Birth {
         pid,
         started: rt.nanos(),
         state,
         parent,
         meta: meta::<M, F, Fut>,
-        home,
     };
     let tx = new_cell::<M>(rt, birth);
     let cell: Arc<Cell> = tx.clone();
@@ -124,12 +122,12 @@ where
 }
 
 /// The cell of a process being spawned on `rt`: a pooled one of an exited process with the
-/// same message type when the spawning thread's shard has one (`runtime/cell_pool.rs`), else a
-/// new allocation holding `rt`'s count.
+/// same message type when the pool has one (`runtime/cell_pool.rs`), else a new allocation
+/// holding `rt`'s count.
 fn new_cell<M: Send + 'static>(rt: Arc<Inner>, birth: Birth) -> Arc<TypedCell<M>> {
     let pooled = rt
         .cells
-        .take(birth.home, TypeId::of::<M>())
+        .take(cell_pool::home(), TypeId::of::<M>())
         .and_then(|c| c.downcast::<TypedCell<M>>().ok());
     // A pooled cell has no other holder (only `take` removes it from the pool), so `get_mut`
     // succeeds; were it not to, a new cell is always right.
@@ -150,10 +148,9 @@ fn recycle<M: Send + 'static>(mut cell: Arc<TypedCell<M>>) {
         return;
     };
     c.clear_for_pool();
-    let home = c.home;
     // Counted for the give: the cell, which holds the runtime's count, moves into the pool.
     let rt = cell.rt_arc();
-    rt.cells.give(home, TypeId::of::<M>(), cell);
+    rt.cells.give(TypeId::of::<M>(), cell);
 }
 
 /// What `process_info` reports of a process made from `F`.
