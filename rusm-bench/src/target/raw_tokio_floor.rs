@@ -12,11 +12,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::task::JoinHandle;
-
 use super::countdown::Countdown;
 use super::interface::{BoxFuture, IdleSet, ProcessOutcome, ProcessRun};
-use super::raw_tokio_process::{CountOnDrop, CLOCK_EVERY};
+use super::raw_tokio_process::{CountOnDrop, IdleBareTasks, CLOCK_EVERY};
 
 /// Bytes of the shared block, as RUSM's process cell on 64-bit targets: its pid, runtime,
 /// counters and flags, and under its lock the process state and the mailbox's queue.
@@ -60,29 +58,6 @@ pub(super) fn spawn_storm(run: ProcessRun) -> BoxFuture<'static, ProcessOutcome>
     })
 }
 
-/// Idle tasks at the floor, each parked on nothing, kept by their `JoinHandle`s and a clone of
-/// their shared block.
-#[derive(Debug)]
-struct IdleSharedTasks {
-    held: Vec<(JoinHandle<()>, Shared)>,
-    exited: Arc<Countdown>,
-}
-
-impl IdleSet for IdleSharedTasks {
-    fn len(&self) -> usize {
-        self.held.len()
-    }
-
-    fn release(self: Box<Self>) -> BoxFuture<'static, ()> {
-        let IdleSharedTasks { held, exited } = *self;
-        for (h, _) in &held {
-            h.abort();
-        }
-        drop(held);
-        Box::pin(async move { exited.wait().await })
-    }
-}
-
 /// `idle-memory`'s floor: tasks parked on nothing, each owning a shared block.
 pub(super) fn idle_processes(run: ProcessRun) -> BoxFuture<'static, Box<dyn IdleSet>> {
     Box::pin(async move {
@@ -107,6 +82,9 @@ pub(super) fn idle_processes(run: ProcessRun) -> BoxFuture<'static, Box<dyn Idle
             held.push((handle, block));
         }
         parked.wait().await;
-        Box::new(IdleSharedTasks { held, exited }) as Box<dyn IdleSet>
+        Box::new(IdleBareTasks {
+            handles: held,
+            exited,
+        }) as Box<dyn IdleSet>
     })
 }

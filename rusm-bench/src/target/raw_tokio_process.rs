@@ -71,21 +71,22 @@ impl Drop for CountOnDrop {
     }
 }
 
-/// Bare idle tasks, each parked on nothing, kept by their `JoinHandle`s.
+/// Idle tasks, each parked on nothing, kept by their `JoinHandle`s and, beside each, what the
+/// holder keeps of it (`()` for bare tasks: no bytes; the shared block for the floor's).
 #[derive(Debug)]
-struct IdleBareTasks {
-    handles: Vec<JoinHandle<()>>,
-    exited: Arc<Countdown>,
+pub(super) struct IdleBareTasks<K = ()> {
+    pub(super) handles: Vec<(JoinHandle<()>, K)>,
+    pub(super) exited: Arc<Countdown>,
 }
 
-impl IdleSet for IdleBareTasks {
+impl<K: Send + std::fmt::Debug + 'static> IdleSet for IdleBareTasks<K> {
     fn len(&self) -> usize {
         self.handles.len()
     }
 
     fn release(self: Box<Self>) -> BoxFuture<'static, ()> {
         let IdleBareTasks { handles, exited } = *self;
-        for h in &handles {
+        for (h, _) in &handles {
             h.abort();
         }
         drop(handles);
@@ -286,11 +287,12 @@ pub(super) fn idle_processes_bare(run: ProcessRun) -> BoxFuture<'static, Box<dyn
                 break;
             }
             let (parked, exited) = (parked.clone(), exited.clone());
-            handles.push(tokio::spawn(async move {
+            let handle = tokio::spawn(async move {
                 let _exit = CountOnDrop(exited);
                 parked.count_down();
                 std::future::pending::<()>().await;
-            }));
+            });
+            handles.push((handle, ()));
         }
         parked.wait().await;
         Box::new(IdleBareTasks { handles, exited }) as Box<dyn IdleSet>
