@@ -32,6 +32,10 @@ struct Root {
 
 pub(crate) struct Inner {
     pub(crate) handle: tokio::runtime::Handle,
+    /// This runtime, uncounted: a spawn borrows the runtime and counts it only for a new cell
+    /// (`Inner::counted`), so that a spawn that reuses a cell touches no count shared with
+    /// the threads where processes exit.
+    me: std::sync::Weak<Inner>,
     next_pid: AtomicU64,
     /// When the runtime started: processes keep their spawn time as an offset from it.
     epoch: std::time::Instant,
@@ -64,6 +68,14 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// This runtime, counted: for a new process's cell, which holds the process's count.
+    pub(crate) fn counted(&self) -> Arc<Inner> {
+        // Borrowed through a handle or a cell, both of which count it: never yet dropped.
+        self.me
+            .upgrade()
+            .expect("a borrowed runtime is still counted")
+    }
+
     #[inline]
     pub(crate) fn next_pid(&self) -> Pid {
         Pid(self.next_pid.fetch_add(1, Ordering::Relaxed))
@@ -376,8 +388,9 @@ impl Runtime {
 
     /// Attaches a new RUSM runtime to an existing tokio runtime.
     pub fn with_handle(handle: tokio::runtime::Handle) -> Runtime {
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me| Inner {
             handle,
+            me: me.clone(),
             next_pid: AtomicU64::new(1),
             epoch: std::time::Instant::now(),
             intensity_exceeded: Mutex::new(Vec::new()),

@@ -30,9 +30,9 @@ pub(crate) struct SpawnOpts {
     pub(crate) monitored_by: Option<Arc<Cell>>,
 }
 
-/// Spawns a process on `rt`, whose count moves into the new process's cell.
+/// Spawns a process on `rt`, borrowed: its new cell counts it (a reused one already does).
 pub(crate) fn spawn_with<M, F, Fut>(
-    rt: Arc<Inner>,
+    rt: &Inner,
     opts: SpawnOpts,
     f: F,
 ) -> Result<Addr<M>, RegisterError>
@@ -46,7 +46,7 @@ where
 }
 
 fn spawn_inner<M, F, Fut>(
-    rt: Arc<Inner>,
+    rt: &Inner,
     opts: SpawnOpts,
     f: F,
 ) -> Result<(Addr<M>, Option<MonitorRef>), RegisterError>
@@ -108,8 +108,6 @@ where
         tx,
     };
     let ctx = Ctx::new(addr.clone());
-    // The runtime, read through the cell that now holds its count.
-    let rt = addr.handle.rt();
     rt.insert(cell.clone());
     tracing::debug!(pid = %pid, name = ?opts.name, "process spawned");
     rt.handle.spawn(Task {
@@ -124,7 +122,7 @@ where
 /// The cell of a process being spawned on `rt`: a pooled one of an exited process with the
 /// same message type when the pool has one (`runtime/cell_pool.rs`), else a new allocation
 /// holding `rt`'s count.
-fn new_cell<M: Send + 'static>(rt: Arc<Inner>, birth: Birth) -> Arc<TypedCell<M>> {
+fn new_cell<M: Send + 'static>(rt: &Inner, birth: Birth) -> Arc<TypedCell<M>> {
     let pooled = rt
         .cells
         .take(cell_pool::home(), TypeId::of::<M>())
@@ -133,12 +131,12 @@ fn new_cell<M: Send + 'static>(rt: Arc<Inner>, birth: Birth) -> Arc<TypedCell<M>
     // succeeds; were it not to, a new cell is always right.
     if let Some(mut cell) = pooled {
         if let Some(c) = Arc::get_mut(&mut cell) {
-            // The pooled cell already counts this runtime: `rt`'s count is dropped.
+            // The pooled cell already counts this runtime.
             c.reuse(birth);
             return cell;
         }
     }
-    Arc::new(cell::CellOf::new(birth, rt, Queue::new()))
+    Arc::new(cell::CellOf::new(birth, rt.counted(), Queue::new()))
 }
 
 /// Gives an exited process's cell back to its runtime's pool when the task holds the last
@@ -355,7 +353,7 @@ impl Runtime {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        spawn_with(self.inner.clone(), SpawnOpts::default(), f).expect("no name, cannot fail")
+        spawn_with(&self.inner, SpawnOpts::default(), f).expect("no name, cannot fail")
     }
 
     /// Spawns a process registered under `name` before its first instruction runs.
@@ -378,7 +376,7 @@ impl Runtime {
             name: Some(name.into()),
             ..SpawnOpts::default()
         };
-        spawn_with(self.inner.clone(), opts, f)
+        spawn_with(&self.inner, opts, f)
     }
 }
 
@@ -396,7 +394,7 @@ impl<M> Ctx<M> {
             link: Some(self.addr.handle.cell.clone()),
             ..SpawnOpts::default()
         };
-        spawn_with(self.addr.handle.rt_arc(), opts, f).expect("no name, cannot fail")
+        spawn_with(self.addr.handle.rt(), opts, f).expect("no name, cannot fail")
     }
 
     /// Spawns a process with no link to this one.
@@ -407,8 +405,7 @@ impl<M> Ctx<M> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        spawn_with(self.addr.handle.rt_arc(), SpawnOpts::default(), f)
-            .expect("no name, cannot fail")
+        spawn_with(self.addr.handle.rt(), SpawnOpts::default(), f).expect("no name, cannot fail")
     }
 
     /// Spawns a process and monitors it, as `spawn_monitor/1`.
@@ -424,7 +421,7 @@ impl<M> Ctx<M> {
             ..SpawnOpts::default()
         };
         let (addr, mref) =
-            spawn_inner(self.addr.handle.rt_arc(), opts, f).expect("no name, cannot fail");
+            spawn_inner(self.addr.handle.rt(), opts, f).expect("no name, cannot fail");
         (addr, mref.expect("monitor requested"))
     }
 }

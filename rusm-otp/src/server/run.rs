@@ -159,7 +159,7 @@ async fn start<S: Server>(
 ) -> Result<ServerRef<S>, StartError> {
     let parent = opts.link.as_ref().map(|c| c.pid);
     let (tx, rx) = oneshot::channel();
-    let addr = spawn_with(rt, opts, move |ctx| run::<S>(ctx, args, parent, tx))?;
+    let addr = spawn_with(&rt, opts, move |ctx| run::<S>(ctx, args, parent, tx))?;
     match rx.await {
         Ok(Ack::Started) => Ok(ServerRef { addr }),
         Ok(Ack::Ignore) => {

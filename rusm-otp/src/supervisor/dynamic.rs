@@ -267,7 +267,7 @@ impl DynamicSupervisorRef {
             link: Some(sup.clone()),
             ..SpawnOpts::default()
         };
-        let addr = spawn_with(self.addr.handle.rt_arc(), opts, f).ok()?;
+        let addr = spawn_with(self.addr.handle.rt(), opts, f).ok()?;
         // One shared empty id, not an allocation per connection.
         static NO_ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
         let mut child = Child {

@@ -72,9 +72,7 @@ where
         trap_exit: true,
         ..SpawnOpts::default()
     };
-    let addr = spawn_with(rt.clone(), opts, move |ctx: Ctx<M>| {
-        main(ctx, parent_pid, init_tx)
-    })?;
+    let addr = spawn_with(rt, opts, move |ctx: Ctx<M>| main(ctx, parent_pid, init_tx))?;
     let shared = match init_rx.await {
         Ok(Ok(shared)) => shared,
         Ok(Err(e)) => {

@@ -191,7 +191,7 @@ impl Starter {
             name: self.name.clone(),
             ..SpawnOpts::default()
         };
-        spawn_with(self.rt.clone(), opts, f).map_err(StartError::Register)
+        spawn_with(&self.rt, opts, f).map_err(StartError::Register)
     }
 
     /// Spawns the child like [`spawn`](Self::spawn) and waits until its body calls
